@@ -1,0 +1,5 @@
+import sys
+
+from techsapo_operator import cli
+
+sys.exit(cli.main())

@@ -1,0 +1,75 @@
+"""The techsapo-operator command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+import yaml
+
+from techsapo_operator import crd, rendering, validation, yamls
+
+USAGE_ERROR = 2
+
+
+def _read(path: str) -> str:
+    if path == "-":
+        return sys.stdin.read()
+    with open(path, encoding="utf-8") as handle:
+        return handle.read()
+
+
+def render_command(arguments: argparse.Namespace) -> int:
+    """Print every child of the TechSapo(s) in a file as one YAML stream."""
+    try:
+        documents = yamls.load_all(_read(arguments.file))
+    except OSError as error:
+        return _fail(f"{arguments.file}: cannot read: {error.strerror}")
+    except yaml.YAMLError as error:
+        return _fail(f"{arguments.file}: malformed YAML: {' '.join(str(error).split())}")
+    if not documents:
+        return _fail(f"{arguments.file}: holds no document; expected a TechSapo")
+    children = []
+    for index, document in enumerate(documents):
+        try:
+            techsapo = validation.parse(document)
+        except validation.InvalidTechSapo as error:
+            where = f"{arguments.file}" + (f" (document {index + 1})" if len(documents) > 1 else "")
+            return _fail(*(f"{where}: {problem}" for problem in error.problems))
+        children += rendering.render(techsapo)
+    sys.stdout.write(yamls.dump_all(children))
+    return 0
+
+
+def crd_command(arguments: argparse.Namespace) -> int:
+    """Print the CustomResourceDefinition generated from the API types."""
+    sys.stdout.write(yamls.dump(crd.build()))
+    return 0
+
+
+def _fail(*lines: str) -> int:
+    for line in lines:
+        print(f"error: {line}", file=sys.stderr)
+    return USAGE_ERROR
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="techsapo-operator", description=__doc__)
+    commands = top.add_subparsers(dest="command", required=True)
+    render = commands.add_parser("render", help="print the children a TechSapo renders to, as YAML")
+    render.add_argument("-f", "--file", required=True, help="a file with a TechSapo, or - for standard input")
+    render.set_defaults(handler=render_command)
+    crd_parser = commands.add_parser("crd", help="print the TechSapo CustomResourceDefinition")
+    crd_parser.set_defaults(handler=crd_command)
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = parser().parse_args(argv)
+    status: int = arguments.handler(arguments)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
