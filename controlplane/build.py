@@ -118,11 +118,38 @@ def build_one(binary: Binary, target: pathlib.Path, *, step: str) -> float:
     return elapsed
 
 
+KWOK_STAGES = (
+    "node/fast/node-initialize.yaml",
+    "node/heartbeat-with-lease/node-heartbeat-with-lease.yaml",
+    "pod/fast/pod-ready.yaml",
+    "pod/fast/pod-complete.yaml",
+    "pod/fast/pod-delete.yaml",
+    # Claims of the kwok-volume StorageClass get a bound (simulated) volume.
+    "volume/fast/pvc-provision.yaml",
+    "volume/fast/pv-bind.yaml",
+    "volume/fast/pvc-delete.yaml",
+    "volume/fast/pv-delete.yaml",
+)
+KWOK_STAGES_FILE = "kwok-stages-v2.yaml"
+
+
+def copy_kwok_stages(folder: pathlib.Path) -> None:
+    """kwok simulates nothing without stages; take the ones its module ships, pinned like the binary."""
+    source = subprocess.run(
+        ["go", "list", "-m", "-f", "{{.Dir}}", "sigs.k8s.io/kwok"], cwd=HERE / "kwok", env=go_env(),
+        check=True, capture_output=True, text=True,
+    ).stdout.strip()
+    stages = [(pathlib.Path(source) / "kustomize" / "stage" / name).read_text() for name in KWOK_STAGES]
+    partial = folder / f".{KWOK_STAGES_FILE}.partial"
+    partial.write_text("\n---\n".join(stage.strip() for stage in stages) + "\n")
+    partial.replace(folder / KWOK_STAGES_FILE)
+
+
 def ensure_binaries() -> pathlib.Path:
     """Return the folder holding every binary, building whatever the cache lacks."""
     folder = cache_dir()
     missing = [b for b in BINARIES if not (folder / b.name).is_file()]
-    if not missing:
+    if not missing and (folder / KWOK_STAGES_FILE).is_file():
         print(f"control plane binaries: cached in {folder}", flush=True)
         return folder
     print(f"control plane binaries: building {len(missing)} into {folder} (a cold build takes minutes)", flush=True)
@@ -132,6 +159,7 @@ def ensure_binaries() -> pathlib.Path:
         partial = folder / f".{binary.name}.partial"
         build_one(binary, partial, step=f"[{index}/{len(missing)}]")
         partial.replace(folder / binary.name)  # appear only when complete
+    copy_kwok_stages(folder)
     print(f"control plane binaries: built in {time.monotonic() - started:.0f}s", flush=True)
     return folder
 

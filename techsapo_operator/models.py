@@ -156,9 +156,10 @@ Quantity = Annotated[
     str,
     pydantic.BeforeValidator(_quantity_to_string),
     pydantic.StringConstraints(pattern=QUANTITY_PATTERN),
+    # The only anyOf a structural schema allows: int-or-string, as resource.Quantity is in Kubernetes.
     pydantic.WithJsonSchema(
-        {"x-kubernetes-int-or-string": True,
-         "anyOf": [{"type": "integer"}, {"type": "string", "pattern": QUANTITY_PATTERN}]}
+        {"x-kubernetes-int-or-string": True, "anyOf": [{"type": "integer"}, {"type": "string"}],
+         "pattern": QUANTITY_PATTERN}
     ),
 ]
 Image = Annotated[str, pydantic.StringConstraints(pattern=IMAGE_PATTERN, max_length=512)]
