@@ -108,6 +108,7 @@ def build_one(binary: Binary, target: pathlib.Path, *, step: str) -> float:
             env=go_env(),
             capture_output=True,
             text=True,
+            check=False,
         )
     finally:
         done.set()
@@ -136,8 +137,12 @@ KWOK_STAGES_FILE = "kwok-stages-v2.yaml"
 def copy_kwok_stages(folder: pathlib.Path) -> None:
     """kwok simulates nothing without stages; take the ones its module ships, pinned like the binary."""
     source = subprocess.run(
-        ["go", "list", "-m", "-f", "{{.Dir}}", "sigs.k8s.io/kwok"], cwd=HERE / "kwok", env=go_env(),
-        check=True, capture_output=True, text=True,
+        ["go", "list", "-m", "-f", "{{.Dir}}", "sigs.k8s.io/kwok"],
+        cwd=HERE / "kwok",
+        env=go_env(),
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout.strip()
     stages = [(pathlib.Path(source) / "kustomize" / "stage" / name).read_text() for name in KWOK_STAGES]
     partial = folder / f".{KWOK_STAGES_FILE}.partial"
@@ -152,7 +157,10 @@ def ensure_binaries() -> pathlib.Path:
     if not missing and (folder / KWOK_STAGES_FILE).is_file():
         print(f"control plane binaries: cached in {folder}", flush=True)
         return folder
-    print(f"control plane binaries: building {len(missing)} into {folder} (a cold build takes minutes)", flush=True)
+    print(
+        f"control plane binaries: building {len(missing)} into {folder} (a cold build takes minutes)",
+        flush=True,
+    )
     folder.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     for index, binary in enumerate(missing, start=1):

@@ -79,11 +79,16 @@ class Cluster:
     def pid_file(self, component: str) -> pathlib.Path:
         return self.state / "pids" / f"{component}.pid"
 
-    def kubectl(self, *arguments: str, check: bool = True, stdin: str | None = None,
-                timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    def kubectl(
+        self, *arguments: str, check: bool = True, stdin: str | None = None, timeout: float = 60
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [str(self.bin / "kubectl"), "--kubeconfig", str(self.kubeconfig), *arguments],
-            check=check, capture_output=True, text=True, input=stdin, timeout=timeout,
+            check=check,
+            capture_output=True,
+            text=True,
+            input=stdin,
+            timeout=timeout,
         )
 
     # Processes.
@@ -110,12 +115,18 @@ class Cluster:
         self.pid_file(component).parent.mkdir(parents=True, exist_ok=True)
         log = (self.logs / f"{component}.log").open("ab")
         process = subprocess.Popen(
-            [str(binary), *arguments], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True, cwd=self.state,
+            [str(binary), *arguments],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            cwd=self.state,
         )
         log.close()
         self.pid_file(component).write_text(str(process.pid))
-        print(f"  started {component} (pid {process.pid}), log: {self.logs / (component + '.log')}", flush=True)
+        print(
+            f"  started {component} (pid {process.pid}), log: {self.logs / (component + '.log')}", flush=True
+        )
 
     def stop_component(self, component: str, *, timeout: float = 20) -> bool:
         """Stop one component if it runs; returns whether it was running."""
@@ -134,13 +145,30 @@ class Cluster:
         if (self.pki / "admin.crt").is_file():
             return
         self.pki.mkdir(parents=True, exist_ok=True)
-        _openssl(self.pki, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt",
-                 "-days", "3650", "-subj", "/CN=techsapo-local-ca")
-        names = "DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc," \
-                "DNS:kubernetes.default.svc.cluster.local,IP:127.0.0.1,IP:10.0.0.1"
+        _openssl(
+            self.pki,
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.crt",
+            "-days",
+            "3650",
+            "-subj",
+            "/CN=techsapo-local-ca",
+        )
+        names = (
+            "DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,"
+            "DNS:kubernetes.default.svc.cluster.local,IP:127.0.0.1,IP:10.0.0.1"
+        )
         _signed_cert(self.pki, "apiserver", "/CN=kube-apiserver", extensions=f"subjectAltName={names}")
-        _signed_cert(self.pki, "admin", "/O=system:masters/CN=techsapo-admin",
-                     extensions="extendedKeyUsage=clientAuth")
+        _signed_cert(
+            self.pki, "admin", "/O=system:masters/CN=techsapo-admin", extensions="extendedKeyUsage=clientAuth"
+        )
         _openssl(self.pki, "genrsa", "-out", "sa.key", "2048")
         _openssl(self.pki, "rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub")
 
@@ -148,11 +176,24 @@ class Cluster:
         config = {
             "apiVersion": "v1",
             "kind": "Config",
-            "clusters": [{"name": "techsapo-local", "cluster": {
-                "server": self.server, "certificate-authority": str(self.pki / "ca.crt")}}],
-            "users": [{"name": "admin", "user": {
-                "client-certificate": str(self.pki / "admin.crt"), "client-key": str(self.pki / "admin.key")}}],
-            "contexts": [{"name": "techsapo-local", "context": {"cluster": "techsapo-local", "user": "admin"}}],
+            "clusters": [
+                {
+                    "name": "techsapo-local",
+                    "cluster": {"server": self.server, "certificate-authority": str(self.pki / "ca.crt")},
+                }
+            ],
+            "users": [
+                {
+                    "name": "admin",
+                    "user": {
+                        "client-certificate": str(self.pki / "admin.crt"),
+                        "client-key": str(self.pki / "admin.key"),
+                    },
+                }
+            ],
+            "contexts": [
+                {"name": "techsapo-local", "context": {"cluster": "techsapo-local", "user": "admin"}}
+            ],
             "current-context": "techsapo-local",
         }
         self.kubeconfig.write_text(json.dumps(config, indent=2))
@@ -188,8 +229,11 @@ class Cluster:
         ]
         audit_policy = os.environ.get("TECHSAPO_AUDIT_POLICY")
         if audit_policy:  # benchmarks count requests from the audit log
-            arguments += [f"--audit-policy-file={audit_policy}", f"--audit-log-path={self.logs / 'audit.log'}",
-                          "--audit-log-format=json"]
+            arguments += [
+                f"--audit-policy-file={audit_policy}",
+                f"--audit-log-path={self.logs / 'audit.log'}",
+                "--audit-log-format=json",
+            ]
         return arguments
 
     def _kube_component_arguments(self, port: int) -> list[str]:
@@ -205,58 +249,82 @@ class Cluster:
     def _start_all(self, folder: pathlib.Path) -> None:
         ports = self.ports
         etcd_data = self.state / "etcd"
-        self._start("etcd", folder / "etcd", [
-            f"--data-dir={etcd_data}",
-            f"--listen-client-urls=http://127.0.0.1:{ports.etcd_client}",
-            f"--advertise-client-urls=http://127.0.0.1:{ports.etcd_client}",
-            f"--listen-peer-urls=http://127.0.0.1:{ports.etcd_peer}",
-            f"--initial-advertise-peer-urls=http://127.0.0.1:{ports.etcd_peer}",
-            f"--initial-cluster=default=http://127.0.0.1:{ports.etcd_peer}",
-            "--unsafe-no-fsync",
-            "--quota-backend-bytes=4294967296",
-            "--log-level=warn",
-        ])
+        self._start(
+            "etcd",
+            folder / "etcd",
+            [
+                f"--data-dir={etcd_data}",
+                f"--listen-client-urls=http://127.0.0.1:{ports.etcd_client}",
+                f"--advertise-client-urls=http://127.0.0.1:{ports.etcd_client}",
+                f"--listen-peer-urls=http://127.0.0.1:{ports.etcd_peer}",
+                f"--initial-advertise-peer-urls=http://127.0.0.1:{ports.etcd_peer}",
+                f"--initial-cluster=default=http://127.0.0.1:{ports.etcd_peer}",
+                "--unsafe-no-fsync",
+                "--quota-backend-bytes=4294967296",
+                "--log-level=warn",
+            ],
+        )
         self._start("kube-apiserver", folder / "kube-apiserver", self._apiserver_arguments())
         self._wait("kube-apiserver to answer /readyz", self.ready, timeout=120, log="kube-apiserver")
-        self._start("kube-controller-manager", folder / "kube-controller-manager", [
-            *self._kube_component_arguments(ports.controller_manager),
-            f"--service-account-private-key-file={self.pki / 'sa.key'}",
-            f"--root-ca-file={self.pki / 'ca.crt'}",
-            f"--cluster-signing-cert-file={self.pki / 'ca.crt'}",
-            f"--cluster-signing-key-file={self.pki / 'ca.key'}",
-            "--use-service-account-credentials=true",
-            "--controllers=*",
-        ])
-        self._start("kube-scheduler", folder / "kube-scheduler",
-                    self._kube_component_arguments(ports.scheduler))
-        self._start("kwok", folder / "kwok", [
-            f"--kubeconfig={self.kubeconfig}",
-            f"--config={folder / build.KWOK_STAGES_FILE}",
-            "--manage-all-nodes=true",
-            "--cidr=10.244.0.0/16",
-            "--node-ip=127.0.0.1",
-            f"--server-address=127.0.0.1:{ports.kwok}",
-        ])
+        self._start(
+            "kube-controller-manager",
+            folder / "kube-controller-manager",
+            [
+                *self._kube_component_arguments(ports.controller_manager),
+                f"--service-account-private-key-file={self.pki / 'sa.key'}",
+                f"--root-ca-file={self.pki / 'ca.crt'}",
+                f"--cluster-signing-cert-file={self.pki / 'ca.crt'}",
+                f"--cluster-signing-key-file={self.pki / 'ca.key'}",
+                "--use-service-account-credentials=true",
+                "--controllers=*",
+            ],
+        )
+        self._start(
+            "kube-scheduler", folder / "kube-scheduler", self._kube_component_arguments(ports.scheduler)
+        )
+        self._start(
+            "kwok",
+            folder / "kwok",
+            [
+                f"--kubeconfig={self.kubeconfig}",
+                f"--config={folder / build.KWOK_STAGES_FILE}",
+                "--manage-all-nodes=true",
+                "--cidr=10.244.0.0/16",
+                "--node-ip=127.0.0.1",
+                f"--server-address=127.0.0.1:{ports.kwok}",
+            ],
+        )
 
     def _create_nodes_and_storage(self) -> None:
         objects = [_node(f"kwok-node-{index}") for index in range(NODE_COUNT)]
-        objects.append({
-            "apiVersion": "storage.k8s.io/v1",
-            "kind": "StorageClass",
-            "metadata": {"name": "kwok-volume", "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}},
-            "provisioner": "kwok.x-k8s.io/volume",  # kwok's volume stages bind its claims
-            "reclaimPolicy": "Delete",
-            "volumeBindingMode": "Immediate",
-        })
-        self.kubectl("apply", "-f", "-", stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": objects}))
+        objects.append(
+            {
+                "apiVersion": "storage.k8s.io/v1",
+                "kind": "StorageClass",
+                "metadata": {
+                    "name": "kwok-volume",
+                    "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
+                },
+                "provisioner": "kwok.x-k8s.io/volume",  # kwok's volume stages bind its claims
+                "reclaimPolicy": "Delete",
+                "volumeBindingMode": "Immediate",
+            }
+        )
+        self.kubectl(
+            "apply", "-f", "-", stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": objects})
+        )
 
     def _nodes_ready(self) -> bool:
         result = self.kubectl("get", "nodes", "-o", "json", check=False)
         if result.returncode != 0:
             return False
         ready = [
-            node for node in json.loads(result.stdout)["items"]
-            if any(c["type"] == "Ready" and c["status"] == "True" for c in node.get("status", {}).get("conditions", []))
+            node
+            for node in json.loads(result.stdout)["items"]
+            if any(
+                c["type"] == "Ready" and c["status"] == "True"
+                for c in node.get("status", {}).get("conditions", [])
+            )
         ]
         return len(ready) >= NODE_COUNT
 
@@ -269,10 +337,14 @@ class Cluster:
         print(f"  waiting for {what}", flush=True)
         while not predicate():
             if time.monotonic() - started > timeout:
-                raise ClusterError(f"timed out after {timeout:.0f}s waiting for {what}; see {self.logs / (log + '.log')}")
+                raise ClusterError(
+                    f"timed out after {timeout:.0f}s waiting for {what}; see {self.logs / (log + '.log')}"
+                )
             dead = [c for c in self._expected() if c not in self.running()]
             if dead:
-                raise ClusterError(f"{dead[0]} exited while waiting for {what}; see {self.logs / (dead[0] + '.log')}")
+                raise ClusterError(
+                    f"{dead[0]} exited while waiting for {what}; see {self.logs / (dead[0] + '.log')}"
+                )
             time.sleep(0.5)
 
     def _expected(self) -> list[str]:
@@ -297,13 +369,21 @@ class Cluster:
             self._start_all(folder)
             self._create_nodes_and_storage()
             self._wait(f"{NODE_COUNT} Ready nodes", self._nodes_ready, timeout=120, log="kwok")
-            self._wait("the default ServiceAccount", self._default_service_account, timeout=120,
-                       log="kube-controller-manager")
+            self._wait(
+                "the default ServiceAccount",
+                self._default_service_account,
+                timeout=120,
+                log="kube-controller-manager",
+            )
         except (ClusterError, subprocess.CalledProcessError):
             self.down(quiet=True, keep_logs=True)
             raise
         print(f"cluster: ready in {time.monotonic() - started:.0f}s", flush=True)
-        print(f"  kubeconfig: {self.kubeconfig}\n  kubectl:    {self.bin / 'kubectl'}\n  logs:       {self.logs}/")
+        print(
+            f"  kubeconfig: {self.kubeconfig}\n"
+            f"  kubectl:    {self.bin / 'kubectl'}\n"
+            f"  logs:       {self.logs}/"
+        )
 
     def down(self, *, quiet: bool = False, keep_logs: bool = False) -> None:
         """Stop every component ``up`` started (newest first) and remove the state."""
@@ -335,25 +415,56 @@ def _node(name: str) -> dict[str, object]:
         "metadata": {
             "name": name,
             "annotations": {"node.alpha.kubernetes.io/ttl": "0", "kwok.x-k8s.io/node": "fake"},
-            "labels": {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux",
-                       "kubernetes.io/arch": "amd64", "type": "kwok"},
+            "labels": {
+                "kubernetes.io/hostname": name,
+                "kubernetes.io/os": "linux",
+                "kubernetes.io/arch": "amd64",
+                "type": "kwok",
+            },
         },
         "status": {"allocatable": capacity, "capacity": capacity},
     }
 
 
 def _openssl(folder: pathlib.Path, *arguments: str) -> None:
-    result = subprocess.run(["openssl", *arguments], cwd=folder, capture_output=True, text=True)
+    result = subprocess.run(["openssl", *arguments], cwd=folder, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise ClusterError(f"could not create certificates (openssl {arguments[0]}): {result.stderr.strip()}")
 
 
 def _signed_cert(folder: pathlib.Path, name: str, subject: str, *, extensions: str) -> None:
-    _openssl(folder, "req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.csr",
-             "-subj", subject)
+    _openssl(
+        folder,
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        f"{name}.key",
+        "-out",
+        f"{name}.csr",
+        "-subj",
+        subject,
+    )
     (folder / f"{name}.ext").write_text(extensions + "\n")
-    _openssl(folder, "x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-             "-out", f"{name}.crt", "-days", "3650", "-extfile", f"{name}.ext")
+    _openssl(
+        folder,
+        "x509",
+        "-req",
+        "-in",
+        f"{name}.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        f"{name}.crt",
+        "-days",
+        "3650",
+        "-extfile",
+        f"{name}.ext",
+    )
 
 
 def _is_our_process(pid: int, state: pathlib.Path) -> bool:
@@ -388,8 +499,11 @@ def _is_zombie(pid: int) -> bool:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m controlplane.cluster", description=textwrap.dedent(__doc__ or ""),
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m controlplane.cluster",
+        description=textwrap.dedent(__doc__ or ""),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("command", choices=["up", "down", "status"])
     arguments = parser.parse_args(argv)
     cluster = Cluster.default()
@@ -400,13 +514,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             cluster.down()
         else:
             running = cluster.running()
-            state = "ready" if running and cluster.ready() else ("starting or broken" if running else "not running")
+            state = (
+                "ready"
+                if running and cluster.ready()
+                else ("starting or broken" if running else "not running")
+            )
             print(f"cluster: {state}; processes: {running or 'none'}")
     except (ClusterError, build.BuildError) as error:
         print(f"cluster {arguments.command} failed: {error}", file=sys.stderr)
         return 1
     except subprocess.CalledProcessError as error:
-        print(f"cluster {arguments.command} failed: {' '.join(error.cmd[:3])}...: {error.stderr}", file=sys.stderr)
+        print(
+            f"cluster {arguments.command} failed: {' '.join(error.cmd[:3])}...: {error.stderr}",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

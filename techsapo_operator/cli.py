@@ -34,7 +34,7 @@ def render_command(arguments: argparse.Namespace) -> int:
     for index, document in enumerate(documents):
         try:
             techsapo = validation.parse(document)
-        except validation.InvalidTechSapo as error:
+        except validation.InvalidTechSapoError as error:
             where = f"{arguments.file}" + (f" (document {index + 1})" if len(documents) > 1 else "")
             return _fail(*(f"{where}: {problem}" for problem in error.problems))
         children += rendering.render(techsapo)

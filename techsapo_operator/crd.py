@@ -16,12 +16,24 @@ NAME = f"{models.PLURAL}.{models.GROUP}"
 DROPPED_KEYS = frozenset({"title", "$defs"})
 
 PRINTER_COLUMNS = [
-    {"name": "Environment", "type": "string", "jsonPath": ".spec.environment",
-     "description": "dev, staging or production"},
-    {"name": "Ready", "type": "string", "jsonPath": '.status.conditions[?(@.type=="Ready")].status',
-     "description": "Whether every component is ready at the current generation"},
-    {"name": "Reason", "type": "string", "jsonPath": '.status.conditions[?(@.type=="Ready")].reason',
-     "description": "Why the instance is or is not ready"},
+    {
+        "name": "Environment",
+        "type": "string",
+        "jsonPath": ".spec.environment",
+        "description": "dev, staging or production",
+    },
+    {
+        "name": "Ready",
+        "type": "string",
+        "jsonPath": '.status.conditions[?(@.type=="Ready")].status',
+        "description": "Whether every component is ready at the current generation",
+    },
+    {
+        "name": "Reason",
+        "type": "string",
+        "jsonPath": '.status.conditions[?(@.type=="Ready")].reason',
+        "description": "Why the instance is or is not ready",
+    },
     {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
 ]
 
@@ -99,7 +111,10 @@ def build() -> dict[str, Any]:
         "kind": "CustomResourceDefinition",
         "metadata": {
             "name": NAME,
-            "labels": {"app.kubernetes.io/name": "techsapo-operator", "app.kubernetes.io/part-of": "techsapo"},
+            "labels": {
+                "app.kubernetes.io/name": "techsapo-operator",
+                "app.kubernetes.io/part-of": "techsapo",
+            },
         },
         "spec": {
             "group": models.GROUP,

@@ -63,10 +63,12 @@ def _pinned_image_rule(path: str) -> rules.Rule:
             f"self.environment != 'production' || {guards}{field}.matches('{DIGEST_AT_END}') || "
             f"({field}.matches('{TAG_AT_END}') && !{field}.endsWith(':latest'))"
         ),
-        message="production needs an explicit tag other than latest, or a digest (image:1.2.3 or image@sha256:...)",
-        holds=lambda spec: spec.environment != Environment.PRODUCTION
-        or (value := rules.get(spec, parts)) is None
-        or _image_is_pinned(value),
+        message="production needs a tag other than latest, or a digest: image:1.2.3 or image@sha256:<hash>",
+        holds=lambda spec: (
+            spec.environment != Environment.PRODUCTION
+            or (value := rules.get(spec, parts)) is None
+            or _image_is_pinned(value)
+        ),
         field=f".{path}",
     )
 
@@ -75,16 +77,20 @@ NETWORK_PEER_RULES = (
     rules.Rule(
         cel="has(self.cidr) != (has(self.namespaceLabels) || has(self.podLabels))",
         message="set either cidr, or namespaceLabels and podLabels (one or both), but not both kinds",
-        holds=lambda peer: (peer.cidr is not None) != (peer.namespace_labels is not None or peer.pod_labels is not None),
+        holds=lambda peer: (
+            (peer.cidr is not None) != (peer.namespace_labels is not None or peer.pod_labels is not None)
+        ),
     ),
 )
 AUTOSCALING_RULES = (
     rules.Rule(
         cel="!has(self.minReplicas) || !has(self.maxReplicas) || self.minReplicas <= self.maxReplicas",
         message="cannot be larger than maxReplicas",
-        holds=lambda scaling: scaling.min_replicas is None
-        or scaling.max_replicas is None
-        or scaling.min_replicas <= scaling.max_replicas,
+        holds=lambda scaling: (
+            scaling.min_replicas is None
+            or scaling.max_replicas is None
+            or scaling.min_replicas <= scaling.max_replicas
+        ),
         field=".minReplicas",
     ),
 )
@@ -93,7 +99,9 @@ POLICY_RULES = (
         cel="!has(self.allowedOperations) || !has(self.forbiddenOperations) || "
         "self.allowedOperations.all(op, !(op in self.forbiddenOperations))",
         message="an operation cannot be both allowed and forbidden; remove it from one of the two lists",
-        holds=lambda policy: not set(policy.allowed_operations or ()) & set(policy.forbidden_operations or ()),
+        holds=lambda policy: (
+            not set(policy.allowed_operations or ()) & set(policy.forbidden_operations or ())
+        ),
         field=".allowedOperations",
     ),
 )
@@ -119,8 +127,10 @@ SPEC_RULES = (
         "!has(self.mcpProxy.policy.allowedOperations) || "
         f"self.mcpProxy.policy.allowedOperations.all(op, !(op in {_SELF_MODIFYING_CEL}))",
         message="staging and production never allow write, execute or modify; remove them",
-        holds=lambda spec: spec.environment == Environment.DEV
-        or not set(spec.mcp_proxy.policy.allowed_operations or ()) & set(SELF_MODIFYING_OPERATIONS),
+        holds=lambda spec: (
+            spec.environment == Environment.DEV
+            or not set(spec.mcp_proxy.policy.allowed_operations or ()) & set(SELF_MODIFYING_OPERATIONS)
+        ),
         field=".mcpProxy.policy.allowedOperations",
     ),
     _pinned_image_rule("image"),
@@ -158,8 +168,11 @@ Quantity = Annotated[
     pydantic.StringConstraints(pattern=QUANTITY_PATTERN),
     # The only anyOf a structural schema allows: int-or-string, as resource.Quantity is in Kubernetes.
     pydantic.WithJsonSchema(
-        {"x-kubernetes-int-or-string": True, "anyOf": [{"type": "integer"}, {"type": "string"}],
-         "pattern": QUANTITY_PATTERN}
+        {
+            "x-kubernetes-int-or-string": True,
+            "anyOf": [{"type": "integer"}, {"type": "string"}],
+            "pattern": QUANTITY_PATTERN,
+        }
     ),
 ]
 Image = Annotated[str, pydantic.StringConstraints(pattern=IMAGE_PATTERN, max_length=512)]
@@ -186,9 +199,7 @@ class Resources(Model):
 class NetworkPeer(Model):
     """Where traffic may go, for a NetworkPolicy: an address block, or pods by labels."""
 
-    model_config = pydantic.ConfigDict(
-        json_schema_extra={"x-kubernetes-validations": rules.cel(NETWORK_PEER_RULES)}
-    )
+    model_config = pydantic.ConfigDict(json_schema_extra=rules.validations(NETWORK_PEER_RULES))
 
     cidr: str | None = pydantic.Field(default=None, max_length=64)
     """An address block in CIDR notation, for a peer outside the cluster."""
@@ -206,7 +217,7 @@ class NetworkPeer(Model):
 class Autoscaling(Model):
     """A HorizontalPodAutoscaler on CPU for the API server."""
 
-    model_config = pydantic.ConfigDict(json_schema_extra={"x-kubernetes-validations": rules.cel(AUTOSCALING_RULES)})
+    model_config = pydantic.ConfigDict(json_schema_extra=rules.validations(AUTOSCALING_RULES))
 
     enabled: bool | None = None
     """Scale on CPU (profile: on in production, off elsewhere); writing this block without it means on."""
@@ -256,9 +267,9 @@ class WallBounce(Model):
     """Worker replicas (profile: dev 1, staging 2, production 4)."""
     concurrency: int = pydantic.Field(default=2, ge=1, le=64)
     """Jobs each worker runs at once."""
-    llm_providers: list[Annotated[str, pydantic.StringConstraints(pattern=DNS_LABEL_PATTERN, max_length=63)]] = (
-        pydantic.Field(default_factory=lambda: ["openai", "anthropic", "google"], min_length=1, max_length=16)
-    )
+    llm_providers: list[
+        Annotated[str, pydantic.StringConstraints(pattern=DNS_LABEL_PATTERN, max_length=63)]
+    ] = pydantic.Field(default_factory=lambda: ["openai", "anthropic", "google"], min_length=1, max_length=16)
     """The LLM providers an analysis bounces between, through the LLM gateway."""
     queue: Queue = pydantic.Field(default_factory=Queue)
     """The job queue."""
@@ -284,9 +295,7 @@ class McpPolicy(Model):
     Anything not allowed is denied. Staging and production always forbid write, execute and modify.
     """
 
-    model_config = pydantic.ConfigDict(
-        json_schema_extra={"x-kubernetes-validations": rules.cel(POLICY_RULES)}
-    )
+    model_config = pydantic.ConfigDict(json_schema_extra=rules.validations(POLICY_RULES))
 
     allowed_operations: list[Operation] | None = pydantic.Field(
         default=None, max_length=6, json_schema_extra={"x-kubernetes-list-type": "set"}
@@ -355,9 +364,7 @@ class RedisStorage(Model):
 class Redis(Model):
     """Redis, the cache and the Wall-Bounce queue (memory-bound)."""
 
-    model_config = pydantic.ConfigDict(
-        json_schema_extra={"x-kubernetes-validations": rules.cel(REDIS_RULES)}
-    )
+    model_config = pydantic.ConfigDict(json_schema_extra=rules.validations(REDIS_RULES))
 
     mode: RedisMode | None = None
     """standalone or cluster (profile: standalone in dev, cluster in staging and production)."""
@@ -416,9 +423,7 @@ class Security(Model):
 class TechSapoSpec(Model):
     """The desired TechSapo instance."""
 
-    model_config = pydantic.ConfigDict(
-        json_schema_extra={"x-kubernetes-validations": rules.cel(SPEC_RULES)}
-    )
+    model_config = pydantic.ConfigDict(json_schema_extra=rules.validations(SPEC_RULES))
 
     environment: Environment
     """dev, staging or production: decides the profile of defaults and rules; cannot change."""

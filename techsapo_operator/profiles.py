@@ -46,18 +46,42 @@ HARDENED = (STAGING.value, PRODUCTION.value)
 OPERATOR_IMAGE = "ghcr.io/techsapo/techsapo-operator:0.1.0"
 
 PINS = (
-    rules.pin(field="security.readOnlyRootFilesystem", environments=HARDENED, forbidden=False,
-              why="they run read-only; remove the field or set it to true"),
-    rules.pin(field="security.allowDynamicConfig", environments=HARDENED, forbidden=True,
-              why="the system must never rewrite itself; remove the field or set it to false"),
-    rules.pin(field="security.allowCodeModification", environments=HARDENED, forbidden=True,
-              why="the system must never rewrite itself; remove the field or set it to false"),
-    rules.pin(field="logging.level", environments=(PRODUCTION.value,), forbidden=LogLevel.DEBUG.value,
-              why="use INFO, WARN or ERROR"),
-    rules.pin(field="mcpProxy.mode", environments=HARDENED, forbidden=McpProxyMode.SIDECAR.value,
-              why="MCP servers are reached only through the isolated proxy; use isolated"),
-    rules.pin(field="redis.mode", environments=(PRODUCTION.value,), forbidden=RedisMode.STANDALONE.value,
-              why="production runs a Redis Cluster; use cluster"),
+    rules.pin(
+        field="security.readOnlyRootFilesystem",
+        environments=HARDENED,
+        forbidden=False,
+        why="they run read-only; remove the field or set it to true",
+    ),
+    rules.pin(
+        field="security.allowDynamicConfig",
+        environments=HARDENED,
+        forbidden=True,
+        why="the system must never rewrite itself; remove the field or set it to false",
+    ),
+    rules.pin(
+        field="security.allowCodeModification",
+        environments=HARDENED,
+        forbidden=True,
+        why="the system must never rewrite itself; remove the field or set it to false",
+    ),
+    rules.pin(
+        field="logging.level",
+        environments=(PRODUCTION.value,),
+        forbidden=LogLevel.DEBUG.value,
+        why="use INFO, WARN or ERROR",
+    ),
+    rules.pin(
+        field="mcpProxy.mode",
+        environments=HARDENED,
+        forbidden=McpProxyMode.SIDECAR.value,
+        why="MCP servers are reached only through the isolated proxy; use isolated",
+    ),
+    rules.pin(
+        field="redis.mode",
+        environments=(PRODUCTION.value,),
+        forbidden=RedisMode.STANDALONE.value,
+        why="production runs a Redis Cluster; use cluster",
+    ),
 )
 
 
@@ -104,22 +128,52 @@ _LARGE = {
 
 PROFILES: dict[Environment, Profile] = {
     DEV: Profile(
-        read_only_root_filesystem=False, allow_self_modification=True, log_level=LogLevel.DEBUG,
-        mcp_mode=McpProxyMode.SIDECAR, redis_mode=RedisMode.STANDALONE, redis_persistence=False,
-        retain_redis_volumes=False, api_replicas=1, workers=1, mcp_replicas=1, autoscaling=False,
-        autoscaling_min=1, disruption_budgets=False, resources=_SMALL,
+        read_only_root_filesystem=False,
+        allow_self_modification=True,
+        log_level=LogLevel.DEBUG,
+        mcp_mode=McpProxyMode.SIDECAR,
+        redis_mode=RedisMode.STANDALONE,
+        redis_persistence=False,
+        retain_redis_volumes=False,
+        api_replicas=1,
+        workers=1,
+        mcp_replicas=1,
+        autoscaling=False,
+        autoscaling_min=1,
+        disruption_budgets=False,
+        resources=_SMALL,
     ),
     STAGING: Profile(
-        read_only_root_filesystem=True, allow_self_modification=False, log_level=LogLevel.INFO,
-        mcp_mode=McpProxyMode.ISOLATED, redis_mode=RedisMode.CLUSTER, redis_persistence=True,
-        retain_redis_volumes=False, api_replicas=2, workers=2, mcp_replicas=2, autoscaling=False,
-        autoscaling_min=2, disruption_budgets=True, resources=_SMALL,
+        read_only_root_filesystem=True,
+        allow_self_modification=False,
+        log_level=LogLevel.INFO,
+        mcp_mode=McpProxyMode.ISOLATED,
+        redis_mode=RedisMode.CLUSTER,
+        redis_persistence=True,
+        retain_redis_volumes=False,
+        api_replicas=2,
+        workers=2,
+        mcp_replicas=2,
+        autoscaling=False,
+        autoscaling_min=2,
+        disruption_budgets=True,
+        resources=_SMALL,
     ),
     PRODUCTION: Profile(
-        read_only_root_filesystem=True, allow_self_modification=False, log_level=LogLevel.INFO,
-        mcp_mode=McpProxyMode.ISOLATED, redis_mode=RedisMode.CLUSTER, redis_persistence=True,
-        retain_redis_volumes=True, api_replicas=3, workers=4, mcp_replicas=3, autoscaling=True,
-        autoscaling_min=3, disruption_budgets=True, resources=_LARGE,
+        read_only_root_filesystem=True,
+        allow_self_modification=False,
+        log_level=LogLevel.INFO,
+        mcp_mode=McpProxyMode.ISOLATED,
+        redis_mode=RedisMode.CLUSTER,
+        redis_persistence=True,
+        retain_redis_volumes=True,
+        api_replicas=3,
+        workers=4,
+        mcp_replicas=3,
+        autoscaling=True,
+        autoscaling_min=3,
+        disruption_budgets=True,
+        resources=_LARGE,
     ),
 }
 
@@ -238,16 +292,16 @@ def _redis(spec: models.TechSapoSpec, profile: Profile) -> RedisSettings:
 
 def _autoscaling(spec: models.TechSapoSpec, profile: Profile) -> AutoscalingSettings | None:
     requested = spec.api_server.autoscaling
-    if requested is None:
-        enabled = profile.autoscaling
-    else:
-        enabled = _pick(requested.enabled, True)  # writing an autoscaling block means "on"
+    # Writing an autoscaling block means "on" unless it says otherwise.
+    enabled = profile.autoscaling if requested is None else _pick(requested.enabled, True)
     if not enabled:
         return None
     minimum = requested.min_replicas if requested and requested.min_replicas else profile.autoscaling_min
     maximum = requested.max_replicas if requested and requested.max_replicas else max(10, minimum)
     target = requested.target_cpu_utilization_percent if requested else 70
-    return AutoscalingSettings(min_replicas=minimum, max_replicas=maximum, target_cpu_utilization_percent=target)
+    return AutoscalingSettings(
+        min_replicas=minimum, max_replicas=maximum, target_cpu_utilization_percent=target
+    )
 
 
 def _pick(value: T | None, default: T) -> T:
@@ -261,7 +315,9 @@ def resolve(spec: models.TechSapoSpec) -> Settings:
     return Settings(
         environment=spec.environment,
         image=spec.image,
-        read_only_root_filesystem=_pick(spec.security.read_only_root_filesystem, profile.read_only_root_filesystem),
+        read_only_root_filesystem=_pick(
+            spec.security.read_only_root_filesystem, profile.read_only_root_filesystem
+        ),
         allow_dynamic_config=_pick(spec.security.allow_dynamic_config, self_modification),
         allow_code_modification=_pick(spec.security.allow_code_modification, self_modification),
         log_level=spec.logging.level or profile.log_level,

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import pydantic
 import pydantic_core
 from pydantic import alias_generators
 
@@ -34,16 +35,20 @@ class Rule:
     """The path of the offending field relative to the object (".logging.level"), or "" for the object."""
     reason: str = "FieldValueForbidden"
 
-    def schema(self) -> dict[str, str]:
-        entry = {"rule": self.cel, "message": self.message, "reason": self.reason}
+    def schema(self) -> dict[str, pydantic.JsonValue]:
+        entry: dict[str, pydantic.JsonValue] = {
+            "rule": self.cel,
+            "message": self.message,
+            "reason": self.reason,
+        }
         if self.field:
             entry["fieldPath"] = self.field
         return entry
 
 
-def cel(rules: Iterable[Rule]) -> list[dict[str, str]]:
-    """The rules as a CRD's ``x-kubernetes-validations`` list."""
-    return [rule.schema() for rule in rules]
+def validations(rules: Iterable[Rule]) -> dict[str, pydantic.JsonValue]:
+    """The rules as a schema's ``x-kubernetes-validations``, for a model's ``json_schema_extra``."""
+    return {"x-kubernetes-validations": [rule.schema() for rule in rules]}
 
 
 def check(rules: Iterable[Rule], model: Any) -> None:

@@ -14,7 +14,7 @@ _MESSAGES = {
 }
 
 
-class InvalidTechSapo(ValueError):
+class InvalidTechSapoError(ValueError):
     """A document that is not a valid TechSapo; ``problems`` has one line per broken rule."""
 
     def __init__(self, problems: list[str]) -> None:
@@ -42,14 +42,20 @@ def describe(error: pydantic.ValidationError) -> list[str]:
 
 
 def parse(document: Any) -> models.TechSapo:
-    """Validate one document as a TechSapo; raises InvalidTechSapo naming every problem."""
+    """Validate one document as a TechSapo; raises InvalidTechSapoError naming every problem."""
     if not isinstance(document, dict):
-        raise InvalidTechSapo([f"(document): expected a mapping with apiVersion, kind, metadata and spec, "
-                               f"got {type(document).__name__}"])
+        raise InvalidTechSapoError(
+            [
+                f"(document): expected a mapping with apiVersion, kind, metadata and spec, "
+                f"got {type(document).__name__}"
+            ]
+        )
     kind, api_version = document.get("kind"), document.get("apiVersion")
     if kind != models.KIND or api_version != models.API_VERSION:
-        raise InvalidTechSapo([f"kind: expected {models.API_VERSION} {models.KIND}, got {api_version} {kind}"])
+        raise InvalidTechSapoError(
+            [f"kind: expected {models.API_VERSION} {models.KIND}, got {api_version} {kind}"]
+        )
     try:
         return models.TechSapo.model_validate(document)
     except pydantic.ValidationError as error:
-        raise InvalidTechSapo(describe(error)) from None
+        raise InvalidTechSapoError(describe(error)) from None

@@ -12,20 +12,27 @@ def render(instance: meta.Instance) -> list[dict[str, Any]]:
     if scaling is None:
         return []
     name = instance.child(deployments.API_SUFFIX)
-    return [{
-        "apiVersion": "autoscaling/v2",
-        "kind": "HorizontalPodAutoscaler",
-        "metadata": instance.metadata(name, meta.API_SERVER),
-        "spec": {
-            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
-            "minReplicas": scaling.min_replicas,
-            "maxReplicas": scaling.max_replicas,
-            "metrics": [{
-                "type": "Resource",
-                "resource": {
-                    "name": "cpu",
-                    "target": {"type": "Utilization", "averageUtilization": scaling.target_cpu_utilization_percent},
-                },
-            }],
-        },
-    }]
+    return [
+        {
+            "apiVersion": "autoscaling/v2",
+            "kind": "HorizontalPodAutoscaler",
+            "metadata": instance.metadata(name, meta.API_SERVER),
+            "spec": {
+                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
+                "minReplicas": scaling.min_replicas,
+                "maxReplicas": scaling.max_replicas,
+                "metrics": [
+                    {
+                        "type": "Resource",
+                        "resource": {
+                            "name": "cpu",
+                            "target": {
+                                "type": "Utilization",
+                                "averageUtilization": scaling.target_cpu_utilization_percent,
+                            },
+                        },
+                    }
+                ],
+            },
+        }
+    ]

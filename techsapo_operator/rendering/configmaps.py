@@ -16,11 +16,35 @@ REDIS_PORT = 6379
 REDIS_BUS_PORT = 16379
 
 # Redis commands that rewrite or wipe the server, disabled as the forbidden operations require.
-DISABLED_REDIS_COMMANDS = ("FLUSHALL", "FLUSHDB", "CONFIG", "DEBUG", "SHUTDOWN", "MODULE", "SCRIPT", "EVAL",
-                           "EVALSHA", "FUNCTION", "MIGRATE", "REPLICAOF", "SLAVEOF", "SAVE", "BGREWRITEAOF")
+DISABLED_REDIS_COMMANDS = (
+    "FLUSHALL",
+    "FLUSHDB",
+    "CONFIG",
+    "DEBUG",
+    "SHUTDOWN",
+    "MODULE",
+    "SCRIPT",
+    "EVAL",
+    "EVALSHA",
+    "FUNCTION",
+    "MIGRATE",
+    "REPLICAOF",
+    "SLAVEOF",
+    "SAVE",
+    "BGREWRITEAOF",
+)
 
-_BINARY_SUFFIXES = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "k": 10**3, "M": 10**6, "G": 10**9,
-                    "T": 10**12, "": 1}
+_BINARY_SUFFIXES = {
+    "Ki": 2**10,
+    "Mi": 2**20,
+    "Gi": 2**30,
+    "Ti": 2**40,
+    "k": 10**3,
+    "M": 10**6,
+    "G": 10**9,
+    "T": 10**12,
+    "": 1,
+}
 
 
 def quantity_bytes(quantity: str) -> int:
@@ -37,8 +61,9 @@ def policy_data(instance: meta.Instance) -> dict[str, str]:
     return {
         "allowed_operations": ",".join(op.value for op in policy.allowed),
         "forbidden_operations": ",".join(op.value for op in policy.forbidden),
-        "tool_operations": json.dumps({tool: op.value for tool, op in policy.tool_operations.items()},
-                                      sort_keys=True),
+        "tool_operations": json.dumps(
+            {tool: op.value for tool, op in policy.tool_operations.items()}, sort_keys=True
+        ),
     }
 
 
@@ -70,7 +95,10 @@ def app_config(instance: meta.Instance) -> dict[str, Any]:
             "mode": settings.redis.mode.value,
             "url": f"redis://{redis_service(instance)}.{instance.namespace}.svc:{REDIS_PORT}",
         },
-        "llmGateway": {"url": settings.llm_gateway.url, "timeoutSeconds": settings.llm_gateway.timeout_seconds},
+        "llmGateway": {
+            "url": settings.llm_gateway.url,
+            "timeoutSeconds": settings.llm_gateway.timeout_seconds,
+        },
         "apiServer": {"port": settings.api_port},
         "wallBounce": {
             "concurrency": settings.wall_bounce.concurrency,
@@ -93,7 +121,7 @@ def redis_conf(instance: meta.Instance) -> str:
         "protected-mode yes",
         f"port {REDIS_PORT}",
         "dir /data",
-        "save \"\"",
+        'save ""',
         f"appendonly {'yes' if redis.persistence else 'no'}",
         f"maxmemory {quantity_bytes(redis.max_memory)}",
         "maxmemory-policy allkeys-lru",

@@ -46,8 +46,14 @@ def gateway_container(instance: meta.Instance, *, listen_host: str) -> pods.Cont
     )
 
 
-def _app_container(instance: meta.Instance, *, role: str, ports: list[dict[str, Any]],
-                   resources: dict[str, dict[str, str]], probe_port: str) -> pods.Container:
+def _app_container(
+    instance: meta.Instance,
+    *,
+    role: str,
+    ports: list[dict[str, Any]],
+    resources: dict[str, dict[str, str]],
+    probe_port: str,
+) -> pods.Container:
     settings = instance.settings
     return pods.Container(
         name=role,
@@ -76,21 +82,33 @@ def _with_sidecar(instance: meta.Instance, app: pods.Container) -> list[pods.Con
     return [app]
 
 
-def _deployment(instance: meta.Instance, *, suffix: str, component: str, replicas: int | None,
-                containers: list[pods.Container], mounted_hash: str) -> dict[str, Any]:
+def _deployment(
+    instance: meta.Instance,
+    *,
+    suffix: str,
+    component: str,
+    replicas: int | None,
+    containers: list[pods.Container],
+    mounted_hash: str,
+) -> dict[str, Any]:
     name = instance.child(suffix)
     spec: dict[str, Any] = {}
     if replicas is not None:  # left out when an autoscaler owns the count
         spec["replicas"] = replicas
-    spec.update({
-        "revisionHistoryLimit": 5,
-        "selector": {"matchLabels": instance.selector(component)},
-        "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
-        "template": pods.pod_template(
-            instance, component=component, service_account=name, containers=containers,
-            config_hash=mounted_hash,
-        ),
-    })
+    spec.update(
+        {
+            "revisionHistoryLimit": 5,
+            "selector": {"matchLabels": instance.selector(component)},
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+            "template": pods.pod_template(
+                instance,
+                component=component,
+                service_account=name,
+                containers=containers,
+                config_hash=mounted_hash,
+            ),
+        }
+    )
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -104,14 +122,22 @@ def api_server(instance: meta.Instance) -> dict[str, Any]:
     app = _app_container(
         instance,
         role="api-server",
-        ports=[{"name": "http", "containerPort": settings.api_port, "protocol": "TCP"},
-               {"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"}],
+        ports=[
+            {"name": "http", "containerPort": settings.api_port, "protocol": "TCP"},
+            {"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"},
+        ],
         resources=settings.api_resources,
         probe_port="http",
     )
     replicas = None if settings.autoscaling else settings.api_replicas
-    return _deployment(instance, suffix=API_SUFFIX, component=meta.API_SERVER, replicas=replicas,
-                       containers=_with_sidecar(instance, app), mounted_hash=app_config_hash(instance))
+    return _deployment(
+        instance,
+        suffix=API_SUFFIX,
+        component=meta.API_SERVER,
+        replicas=replicas,
+        containers=_with_sidecar(instance, app),
+        mounted_hash=app_config_hash(instance),
+    )
 
 
 def wall_bounce(instance: meta.Instance) -> dict[str, Any]:
@@ -123,16 +149,25 @@ def wall_bounce(instance: meta.Instance) -> dict[str, Any]:
         resources=settings.worker_resources,
         probe_port="metrics",
     )
-    return _deployment(instance, suffix=WALL_BOUNCE_SUFFIX, component=meta.WALL_BOUNCE,
-                       replicas=settings.workers, containers=_with_sidecar(instance, app),
-                       mounted_hash=app_config_hash(instance))
+    return _deployment(
+        instance,
+        suffix=WALL_BOUNCE_SUFFIX,
+        component=meta.WALL_BOUNCE,
+        replicas=settings.workers,
+        containers=_with_sidecar(instance, app),
+        mounted_hash=app_config_hash(instance),
+    )
 
 
 def mcp_proxy(instance: meta.Instance) -> dict[str, Any]:
-    return _deployment(instance, suffix=MCP_PROXY_SUFFIX, component=meta.MCP_PROXY,
-                       replicas=instance.settings.mcp_replicas,
-                       containers=[gateway_container(instance, listen_host="0.0.0.0")],
-                       mounted_hash=policy_hash(instance))
+    return _deployment(
+        instance,
+        suffix=MCP_PROXY_SUFFIX,
+        component=meta.MCP_PROXY,
+        replicas=instance.settings.mcp_replicas,
+        containers=[gateway_container(instance, listen_host="0.0.0.0")],
+        mounted_hash=policy_hash(instance),
+    )
 
 
 def render(instance: meta.Instance) -> list[dict[str, Any]]:

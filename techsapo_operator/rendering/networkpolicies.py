@@ -76,8 +76,14 @@ def _app_egress(instance: meta.Instance) -> list[dict[str, Any]]:
     return rules
 
 
-def _policy(instance: meta.Instance, *, suffix: str, component: str, ingress: list[dict[str, Any]],
-            egress: list[dict[str, Any]]) -> dict[str, Any]:
+def _policy(
+    instance: meta.Instance,
+    *,
+    suffix: str,
+    component: str,
+    ingress: list[dict[str, Any]],
+    egress: list[dict[str, Any]],
+) -> dict[str, Any]:
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
@@ -96,7 +102,10 @@ def default_deny(instance: meta.Instance) -> dict[str, Any]:
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
         "metadata": instance.metadata(instance.child("default-deny"), meta.NETWORK),
-        "spec": {"podSelector": {"matchLabels": instance.instance_selector()}, "policyTypes": ["Ingress", "Egress"]},
+        "spec": {
+            "podSelector": {"matchLabels": instance.instance_selector()},
+            "policyTypes": ["Ingress", "Egress"],
+        },
     }
 
 
@@ -105,25 +114,43 @@ def render(instance: meta.Instance) -> list[dict[str, Any]]:
     app_clients = [_pods(instance, meta.API_SERVER), _pods(instance, meta.WALL_BOUNCE)]
     policies = [
         default_deny(instance),
-        _policy(instance, suffix="api", component=meta.API_SERVER,
-                ingress=[{"ports": [{"protocol": "TCP", "port": settings.api_port}]}],
-                egress=_app_egress(instance)),
-        _policy(instance, suffix="wall-bounce", component=meta.WALL_BOUNCE, ingress=[],
-                egress=_app_egress(instance)),
+        _policy(
+            instance,
+            suffix="api",
+            component=meta.API_SERVER,
+            ingress=[{"ports": [{"protocol": "TCP", "port": settings.api_port}]}],
+            egress=_app_egress(instance),
+        ),
+        _policy(
+            instance,
+            suffix="wall-bounce",
+            component=meta.WALL_BOUNCE,
+            ingress=[],
+            egress=_app_egress(instance),
+        ),
     ]
     if settings.mcp_mode is McpProxyMode.ISOLATED:
-        policies.append(_policy(
-            instance, suffix="mcp-proxy", component=meta.MCP_PROXY,
-            ingress=[{"from": app_clients, "ports": [{"protocol": "TCP", "port": settings.mcp_port}]}],
-            egress=[{"to": [DNS_PEER], "ports": DNS_PORTS}, *_upstream_egress(instance)],
-        ))
+        policies.append(
+            _policy(
+                instance,
+                suffix="mcp-proxy",
+                component=meta.MCP_PROXY,
+                ingress=[{"from": app_clients, "ports": [{"protocol": "TCP", "port": settings.mcp_port}]}],
+                egress=[{"to": [DNS_PEER], "ports": DNS_PORTS}, *_upstream_egress(instance)],
+            )
+        )
     redis_ingress = [{"from": app_clients, "ports": [{"protocol": "TCP", "port": configmaps.REDIS_PORT}]}]
     redis_egress: list[dict[str, Any]] = []
     if settings.redis.mode is RedisMode.CLUSTER:
-        peer_ports = [{"protocol": "TCP", "port": p} for p in (configmaps.REDIS_PORT, configmaps.REDIS_BUS_PORT)]
+        peer_ports = [
+            {"protocol": "TCP", "port": p} for p in (configmaps.REDIS_PORT, configmaps.REDIS_BUS_PORT)
+        ]
         redis_ingress.append({"from": [_pods(instance, meta.REDIS)], "ports": peer_ports})
-        redis_egress = [{"to": [DNS_PEER], "ports": DNS_PORTS},
-                        {"to": [_pods(instance, meta.REDIS)], "ports": peer_ports}]
-    policies.append(_policy(instance, suffix="redis", component=meta.REDIS, ingress=redis_ingress,
-                            egress=redis_egress))
+        redis_egress = [
+            {"to": [DNS_PEER], "ports": DNS_PORTS},
+            {"to": [_pods(instance, meta.REDIS)], "ports": peer_ports},
+        ]
+    policies.append(
+        _policy(instance, suffix="redis", component=meta.REDIS, ingress=redis_ingress, egress=redis_egress)
+    )
     return policies

@@ -84,8 +84,12 @@ def _container(spec: Container, *, read_only_root_filesystem: bool, uid: int) ->
         rendered["volumeMounts"] = [mount.volume_mount() for mount in spec.mounts]
     if spec.probe is not None:
         rendered["readinessProbe"] = {**spec.probe, "periodSeconds": 10, "failureThreshold": 3}
-        rendered["livenessProbe"] = {**spec.probe, "initialDelaySeconds": 10, "periodSeconds": 20,
-                                     "failureThreshold": 6}
+        rendered["livenessProbe"] = {
+            **spec.probe,
+            "initialDelaySeconds": 10,
+            "periodSeconds": 20,
+            "failureThreshold": 6,
+        }
     return rendered
 
 

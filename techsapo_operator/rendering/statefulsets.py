@@ -43,7 +43,9 @@ def _redis_container(instance: meta.Instance) -> pods.Container:
         args=args,
         resources=redis.resources,
         mounts=[
-            pods.config_map_mount("redis-config", "/etc/redis", instance.child(configmaps.REDIS_CONFIG_SUFFIX)),
+            pods.config_map_mount(
+                "redis-config", "/etc/redis", instance.child(configmaps.REDIS_CONFIG_SUFFIX)
+            ),
             data,
             pods.scratch_mount("tmp", "/tmp"),
         ],
@@ -61,12 +63,14 @@ def _volume_claim_templates(instance: meta.Instance) -> list[dict[str, Any]]:
     }
     if redis.storage_class_name:
         claim_spec["storageClassName"] = redis.storage_class_name
-    return [{
-        "apiVersion": "v1",
-        "kind": "PersistentVolumeClaim",
-        "metadata": {"name": DATA_VOLUME, "labels": instance.selector(meta.REDIS)},
-        "spec": claim_spec,
-    }]
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "PersistentVolumeClaim",
+            "metadata": {"name": DATA_VOLUME, "labels": instance.selector(meta.REDIS)},
+            "spec": claim_spec,
+        }
+    ]
 
 
 def redis(instance: meta.Instance) -> dict[str, Any]:
