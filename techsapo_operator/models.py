@@ -479,7 +479,11 @@ class TechSapoStatus(Model):
 
     observed_generation: int | None = pydantic.Field(default=None, ge=0)
     """The metadata.generation the operator last acted on."""
-    conditions: list[Condition] = pydantic.Field(default_factory=list)
+    conditions: list[Condition] = pydantic.Field(
+        default_factory=list,
+        max_length=32,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
+    )
     """The latest observations, one per type."""
     policy_hash: str | None = None
     """The hash of the operations policy in force."""

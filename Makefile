@@ -1,0 +1,53 @@
+# techsapo-operator: `make test` sets up everything it needs from nothing and runs every check.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+SOURCES := techsapo_operator controlplane tests
+
+.DEFAULT_GOAL := help
+.PHONY: help venv lint format crds controlplane cluster-up cluster-down cluster-status unit test clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
+
+$(INSTALLED): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+venv: $(INSTALLED) ## create the virtual environment with the package and its dev tools
+
+lint: $(INSTALLED) ## ruff and mypy --strict
+	$(BIN)/ruff check $(SOURCES)
+	$(BIN)/ruff format --check $(SOURCES)
+	$(BIN)/mypy $(SOURCES)
+
+format: $(INSTALLED) ## apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix $(SOURCES)
+	$(BIN)/ruff format $(SOURCES)
+
+crds: $(INSTALLED) ## regenerate crds/ from the API types
+	$(BIN)/techsapo-operator crd > crds/techsapo.io_techsapos.yaml
+
+controlplane: $(INSTALLED) ## build (or reuse from the cache) the control plane binaries
+	$(BIN)/python -m controlplane.build
+
+cluster-up: controlplane ## start the local control plane (.cluster/kubeconfig)
+	$(BIN)/python -m controlplane.cluster up
+
+cluster-down: $(INSTALLED) ## stop the local control plane and remove its state
+	$(BIN)/python -m controlplane.cluster down
+
+cluster-status: $(INSTALLED) ## say whether the local control plane runs
+	$(BIN)/python -m controlplane.cluster status
+
+unit: $(INSTALLED) ## the fast tests: no cluster
+	$(BIN)/pytest -m 'not integration'
+
+test: lint controlplane ## lint, then every test (the integration tests start or reuse the cluster)
+	$(BIN)/pytest
+
+clean: cluster-down ## remove the virtual environment and caches (not the binary cache)
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache *.egg-info
