@@ -289,6 +289,9 @@ class Cluster:
                 f"--kubeconfig={self.kubeconfig}",
                 f"--config={folder / build.KWOK_STAGES_FILE}",
                 "--manage-all-nodes=true",
+                # The heartbeat stage renews node status only every ~10 min and relies on the Lease;
+                # without one the node lifecycle controller marks every node NotReady after 50 s.
+                "--node-lease-duration-seconds=40",
                 "--cidr=10.244.0.0/16",
                 "--node-ip=127.0.0.1",
                 f"--server-address=127.0.0.1:{ports.kwok}",

@@ -48,6 +48,25 @@ def crd_command(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def run_command(arguments: argparse.Namespace) -> int:
+    """Run the operator against the cluster of the kubeconfig (or in-cluster)."""
+    # kopf loads only to run the operator, so render and crd stay quick.
+    from techsapo_operator import running  # noqa: PLC0415
+
+    return running.main(
+        running.Options(
+            kubeconfig=arguments.kubeconfig,
+            namespaces=arguments.namespace,
+            workers=arguments.workers,
+            resync_seconds=arguments.resync_seconds,
+            health_address=arguments.health_address,
+            metrics_address=arguments.metrics_address,
+            log_format=arguments.log_format,
+            verbose=arguments.verbose,
+        )
+    )
+
+
 def _fail(*lines: str) -> int:
     for line in lines:
         print(f"error: {line}", file=sys.stderr)
@@ -62,7 +81,35 @@ def parser() -> argparse.ArgumentParser:
     render.set_defaults(handler=render_command)
     crd_parser = commands.add_parser("crd", help="print the TechSapo CustomResourceDefinition")
     crd_parser.set_defaults(handler=crd_command)
+    run = commands.add_parser("run", help="run the operator")
+    run.add_argument("--kubeconfig", help="a kubeconfig file (default: in-cluster, then $KUBECONFIG)")
+    run.add_argument(
+        "-n",
+        "--namespace",
+        action="append",
+        default=[],
+        help="watch this namespace (repeatable); default: all namespaces",
+    )
+    run.add_argument("--workers", type=_positive, default=4, help="instances reconciled at once (default 4)")
+    run.add_argument(
+        "--resync-seconds",
+        type=_positive,
+        default=300,
+        help="reconcile every instance at least this often (default 300)",
+    )
+    run.add_argument("--health-address", default="0.0.0.0:8080", help="host:port of /healthz")
+    run.add_argument("--metrics-address", default="0.0.0.0:9090", help="host:port of the Prometheus metrics")
+    run.add_argument("--log-format", choices=["json", "text"], default="json")
+    run.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG")
+    run.set_defaults(handler=run_command)
     return top
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:

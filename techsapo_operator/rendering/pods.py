@@ -27,7 +27,10 @@ class Mount:
     read_only: bool = True
 
     def volume_mount(self) -> dict[str, Any]:
-        return {"name": self.name, "mountPath": self.path, "readOnly": self.read_only}
+        mount: dict[str, Any] = {"name": self.name, "mountPath": self.path}
+        if self.read_only:  # the API server drops readOnly: false, so it is left out
+            mount["readOnly"] = True
+        return mount
 
 
 def config_map_mount(name: str, path: str, config_map: str) -> Mount:

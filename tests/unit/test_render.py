@@ -105,7 +105,7 @@ def test_writable_paths_are_only_size_limited_empty_dirs_or_redis_data(environme
             for mount in container["volumeMounts"]:
                 where = f"{name}/{container['name']}:{mount['mountPath']}"
                 volume = volumes.get(mount["name"])
-                if mount["readOnly"]:
+                if mount.get("readOnly"):
                     assert volume is not None and "configMap" in volume, where
                     continue
                 if volume is None:  # from the StatefulSet's claim template

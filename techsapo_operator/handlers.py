@@ -1,0 +1,95 @@
+"""The kopf layer, kept thin: watches feed the controller's stores and queue; nothing else here.
+
+Only event handlers are registered, so kopf keeps no per-object bookkeeping: it writes no
+annotations, no status fields and no finalizers on any object. Its storages are still set to
+annotations under techsapo.io explicitly, so that nothing could ever land in a pruned status.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import kopf
+
+from techsapo_operator import kinds, kubeapi, models, reconciling
+from techsapo_operator.rendering import meta
+
+PREFIX = "techsapo.io"
+
+
+def settings(*, worker_limit: int = 32) -> kopf.OperatorSettings:
+    configured = kopf.OperatorSettings()
+    configured.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=PREFIX)
+    configured.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=PREFIX, key="last-handled-configuration"
+    )
+    configured.persistence.finalizer = f"{PREFIX}/finalizer"
+    configured.posting.level = 40  # kopf's own Events only for errors; the operator posts its own
+    configured.batching.worker_limit = worker_limit  # kopf's per-object workers are unbounded otherwise
+    # A watch that went quiet is restarted at least this often, so a stream that died silently
+    # costs at most this long.
+    configured.watching.server_timeout = 240
+    configured.watching.client_timeout = 270
+    configured.watching.connect_timeout = 10
+    configured.networking.request_timeout = 60
+    configured.scanning.disabled = True  # the resources are known; no cluster-wide CRD or namespace list
+    return configured
+
+
+def register(
+    registry: kopf.OperatorRegistry,
+    controller: reconciling.Controller,
+    *,
+    connection: kubeapi.Connection,
+    namespaces: list[str],
+) -> None:
+    """Register every handler of the operator into registry."""
+
+    @kopf.on.login(registry=registry)
+    def login(**_: Any) -> kopf.ConnectionInfo:
+        return kopf.ConnectionInfo(
+            server=connection.server,
+            ca_path=connection.ca_path,
+            insecure=connection.insecure,
+            scheme="Bearer" if connection.bearer() else None,
+            token=connection.bearer(),
+            certificate_path=connection.certificate_path,
+            private_key_path=connection.private_key_path,
+        )
+
+    @kopf.on.startup(registry=registry)
+    async def start(**_: Any) -> None:
+        await controller.prime(namespaces or [None])
+        controller.start()
+
+    @kopf.on.cleanup(registry=registry)
+    async def stop(**_: Any) -> None:
+        await controller.stop()
+
+    @kopf.on.probe(registry=registry, id="workqueue")
+    def workqueue(**_: Any) -> int:
+        if not controller.alive():
+            raise kopf.PermanentError("the reconcile workers stopped")
+        return len(controller.queue)
+
+    @kopf.on.event(models.GROUP, models.VERSION, models.PLURAL, registry=registry)
+    def techsapo_event(event: kopf.RawEvent, **_: Any) -> None:
+        controller.observe_techsapo(event["type"], _with_type(event["object"], kinds.TECHSAPO))
+
+    for kind in kinds.CHILDREN:
+
+        def child_event(event: kopf.RawEvent, *, child_kind: kinds.Kind = kind, **_: Any) -> None:
+            controller.observe_child(event["type"], _with_type(event["object"], child_kind))
+
+        kopf.on.event(
+            group=kind.group,
+            version=kind.version,
+            plural=kind.plural,
+            registry=registry,
+            id=f"child-{kind.plural}",
+            labels={meta.MANAGED_BY_LABEL: meta.MANAGED_BY},
+        )(child_event)
+
+
+def _with_type(body: Any, kind: kinds.Kind) -> dict[str, Any]:
+    return {**body, "apiVersion": kind.api_version, "kind": kind.kind}

@@ -1,0 +1,369 @@
+"""The operator against the real control plane: convergence, spec changes, drift, pruning,
+deletion (also while the operator is down), pause, and zero writes when nothing changed."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from kubernetes import client
+
+from controlplane import cluster as local_cluster
+from techsapo_operator import kinds, rendering
+from techsapo_operator.rendering import meta
+from tests import examples
+from tests.integration import kube, operators
+
+pytestmark = pytest.mark.usefixtures("techsapo_crd")
+
+GROUP, VERSION, PLURAL = "techsapo.io", "v1alpha1", "techsapos"
+
+
+@pytest.fixture
+def operator(
+    cluster: local_cluster.Cluster, namespace: str, tmp_path: pathlib.Path
+) -> Iterator[operators.OperatorProcess]:
+    process = operators.OperatorProcess(
+        cluster.kubeconfig, [namespace], tmp_path / "operator.log", resync_seconds=2
+    )
+    yield process.start()
+    process.stop()
+    print(f"--- operator log ({process.log}) ---\n{process.log.read_text()[-6000:]}")
+
+
+def apply_techsapo(
+    cluster: local_cluster.Cluster, namespace: str, environment: str, changes: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Apply an example as a GitOps tool would (its own field manager), in the test namespace."""
+    document = examples.with_changes(environment, changes or {})
+    document["metadata"]["namespace"] = namespace
+    cluster.kubectl("apply", "--server-side", "--field-manager=gitops", "-f", "-", stdin=json.dumps(document))
+    return document
+
+
+def read(api: client.ApiClient, namespace: str, name: str) -> dict[str, Any]:
+    body: dict[str, Any] = client.CustomObjectsApi(api).get_namespaced_custom_object(
+        GROUP, VERSION, namespace, PLURAL, name
+    )
+    return body
+
+
+def condition(body: dict[str, Any], type_: str) -> dict[str, Any] | None:
+    return next((c for c in body.get("status", {}).get("conditions", []) if c["type"] == type_), None)
+
+
+def wait_ready(api: client.ApiClient, namespace: str, name: str, *, timeout: float = 90) -> dict[str, Any]:
+    def ready() -> dict[str, Any] | None:
+        body = read(api, namespace, name)
+        found = condition(body, "Ready")
+        current = body.get("status", {}).get("observedGeneration") == body["metadata"]["generation"]
+        return body if found and found["status"] == "True" and current else None
+
+    try:
+        result: dict[str, Any] = kube.wait_for(
+            ready, what=f"TechSapo {namespace}/{name} Ready=True", timeout=timeout
+        )
+    except AssertionError as error:
+        body = read(api, namespace, name)
+        raise AssertionError(
+            f"{error}\nstatus: {json.dumps(body.get('status'), indent=1)}\n"
+            f"generation: {body['metadata']['generation']}"
+        ) from None
+    return result
+
+
+def live_children(cluster: local_cluster.Cluster, namespace: str, name: str) -> set[tuple[str, str]]:
+    selector = f"{meta.INSTANCE_LABEL}={name},{meta.MANAGED_BY_LABEL}={meta.MANAGED_BY}"
+    plurals = ",".join(
+        f"{kind.plural}.{kind.group}" if kind.group else kind.plural for kind in kinds.CHILDREN
+    )
+    listed = json.loads(cluster.kubectl("get", plurals, "-n", namespace, "-l", selector, "-o", "json").stdout)
+    return {(item["kind"], item["metadata"]["name"]) for item in listed["items"]}
+
+
+def rendered(namespace: str, environment: str, changes: dict[str, Any] | None = None) -> set[tuple[str, str]]:
+    techsapo = examples.techsapo(environment, changes)
+    techsapo = techsapo.model_copy(
+        update={"metadata": techsapo.metadata.model_copy(update={"namespace": namespace})}
+    )
+    return {(child["kind"], child["metadata"]["name"]) for child in rendering.render(techsapo)}
+
+
+def events(api: client.ApiClient, namespace: str, reason: str) -> list[str]:
+    listed = client.CoreV1Api(api).list_namespaced_event(namespace, field_selector=f"reason={reason}")
+    return [event.message for event in listed.items]
+
+
+def name_of(environment: str) -> str:
+    return str(examples.document(environment)["metadata"]["name"])
+
+
+@pytest.mark.parametrize("environment", examples.ENVIRONMENTS)
+def test_example_converges_with_every_child_present_and_pods_running(
+    cluster: local_cluster.Cluster,
+    api: client.ApiClient,
+    namespace: str,
+    operator: operators.OperatorProcess,
+    environment: str,
+) -> None:
+    name = name_of(environment)
+    apply_techsapo(cluster, namespace, environment)
+    body = wait_ready(api, namespace, name)
+    assert live_children(cluster, namespace, name) == rendered(namespace, environment)
+    types = [c["type"] for c in body["status"]["conditions"]]
+    assert types[:3] == ["Ready", "Reconciling", "Stalled"]
+    assert {"ApiServerReady", "WallBounceReady", "McpProxyReady", "RedisReady", "PolicyEnforced"} <= set(
+        types
+    )
+    for entry in body["status"]["conditions"]:
+        assert entry["observedGeneration"] == body["metadata"]["generation"], entry
+    assert condition(body, "Stalled")["status"] == "False"
+    assert body["status"]["policyHash"]
+    pods = (
+        client.CoreV1Api(api)
+        .list_namespaced_pod(namespace, label_selector=f"{meta.INSTANCE_LABEL}={name}")
+        .items
+    )
+    assert pods and all(p.status.phase == "Running" for p in pods)
+    annotations = body["metadata"].get("annotations", {})
+    assert not [key for key in annotations if "kopf" in key or key.startswith("techsapo.io/")], annotations
+    assert body["metadata"].get("finalizers") is None
+
+
+def test_spec_change_rolls_into_the_children_and_observed_generation_follows(
+    cluster: local_cluster.Cluster, api: client.ApiClient, namespace: str, operator: operators.OperatorProcess
+) -> None:
+    apply_techsapo(cluster, namespace, "staging")
+    first = wait_ready(api, namespace, "techsapo")
+    apply_techsapo(
+        cluster, namespace, "staging", {"image": "ghcr.io/techsapo/techsapo:1.5.0", "wallBounce.workers": 3}
+    )
+    second = wait_ready(api, namespace, "techsapo")
+    assert second["metadata"]["generation"] == first["metadata"]["generation"] + 1
+    apps = client.AppsV1Api(api)
+    workers = apps.read_namespaced_deployment("techsapo-wall-bounce", namespace)
+    assert workers.spec.replicas == 3
+    assert workers.spec.template.spec.containers[0].image == "ghcr.io/techsapo/techsapo:1.5.0"
+    assert workers.status.ready_replicas == 3
+
+
+def test_children_no_longer_wanted_are_pruned(
+    cluster: local_cluster.Cluster, api: client.ApiClient, namespace: str, operator: operators.OperatorProcess
+) -> None:
+    apply_techsapo(cluster, namespace, "dev")
+    wait_ready(api, namespace, "techdev")
+    assert ("StatefulSet", "techdev-redis") in live_children(cluster, namespace, "techdev")
+    changes = {"redis.mode": "cluster", "mcpProxy.mode": "isolated"}
+    apply_techsapo(cluster, namespace, "dev", changes)
+    wait_ready(api, namespace, "techdev")
+    children = live_children(cluster, namespace, "techdev")
+    assert children == rendered(namespace, "dev", changes)
+    assert ("StatefulSet", "techdev-redis") not in children
+    assert ("StatefulSet", "techdev-redis-cluster") in children
+    assert ("Deployment", "techdev-mcp-proxy") in children
+
+
+def test_autoscaling_removed_prunes_the_autoscaler(
+    cluster: local_cluster.Cluster, api: client.ApiClient, namespace: str, operator: operators.OperatorProcess
+) -> None:
+    apply_techsapo(cluster, namespace, "production")
+    wait_ready(api, namespace, "techsapo")
+    assert ("HorizontalPodAutoscaler", "techsapo-api") in live_children(cluster, namespace, "techsapo")
+    apply_techsapo(cluster, namespace, "production", {"apiServer.autoscaling": {"enabled": False}})
+    wait_ready(api, namespace, "techsapo")
+    assert ("HorizontalPodAutoscaler", "techsapo-api") not in live_children(cluster, namespace, "techsapo")
+    assert client.AppsV1Api(api).read_namespaced_deployment("techsapo-api", namespace).spec.replicas == 3
+
+
+DRIFTS = {
+    "writable-root": (
+        [
+            "patch",
+            "deployment",
+            "techsapo-api",
+            "--type=json",
+            "-p",
+            '[{"op":"replace","path":"/spec/template/spec/containers/0/securityContext/readOnlyRootFilesystem",'
+            '"value":false}]',
+        ],
+        "Deployment techsapo-api (.spec.template.spec.containers[api-server].securityContext.readOnlyRootFilesystem)",
+    ),
+    "policy-edited": (
+        [
+            "patch",
+            "configmap",
+            "techsapo-mcp-security-config",
+            "--type=merge",
+            "-p",
+            '{"data":{"allowed_operations":"read,write,execute"}}',
+        ],
+        "ConfigMap techsapo-mcp-security-config (.data.allowed_operations)",
+    ),
+    "network-policy-deleted": (
+        ["delete", "networkpolicy", "techsapo-mcp-proxy"],
+        "NetworkPolicy techsapo-mcp-proxy (was missing)",
+    ),
+}
+
+
+@pytest.mark.parametrize("drift", list(DRIFTS))
+def test_hand_edit_is_reverted_with_an_event_and_counted(
+    cluster: local_cluster.Cluster,
+    api: client.ApiClient,
+    namespace: str,
+    operator: operators.OperatorProcess,
+    drift: str,
+) -> None:
+    apply_techsapo(cluster, namespace, "production")
+    wait_ready(api, namespace, "techsapo")
+    operators.wait_until_quiet(operator)
+    command, described = DRIFTS[drift]
+    cluster.kubectl("-n", namespace, *command)
+    message = kube.wait_for(
+        lambda: [m for m in events(api, namespace, "DriftReverted") if described in m],
+        what=f"a DriftReverted event naming {described}",
+        timeout=30,
+    )
+    assert message[0].startswith("reverted changes made outside the operator")
+    apps, core = client.AppsV1Api(api), client.CoreV1Api(api)
+    deployment = apps.read_namespaced_deployment("techsapo-api", namespace)
+    assert deployment.spec.template.spec.containers[0].security_context.read_only_root_filesystem is True
+    policy = core.read_namespaced_config_map("techsapo-mcp-security-config", namespace)
+    assert policy.data["allowed_operations"] == "read,analyze,search"
+    assert kube.exists(
+        lambda: client.NetworkingV1Api(api).read_namespaced_network_policy("techsapo-mcp-proxy", namespace)
+    )
+    assert operator.metric("techsapo_drift_corrections_total") >= 1
+    wait_ready(api, namespace, "techsapo")
+
+
+def test_deleting_the_techsapo_leaves_no_child(
+    cluster: local_cluster.Cluster, api: client.ApiClient, namespace: str, operator: operators.OperatorProcess
+) -> None:
+    apply_techsapo(cluster, namespace, "staging")
+    wait_ready(api, namespace, "techsapo")
+    cluster.kubectl("-n", namespace, "delete", "techsapo", "techsapo", "--wait=true", "--timeout=60s")
+    kube.wait_for(
+        lambda: not live_children(cluster, namespace, "techsapo"),
+        what="the garbage collector to remove every child",
+    )
+
+
+def test_deleted_while_the_operator_is_down_leaves_nothing_once_it_is_back(
+    cluster: local_cluster.Cluster, api: client.ApiClient, namespace: str, operator: operators.OperatorProcess
+) -> None:
+    apply_techsapo(cluster, namespace, "dev")
+    wait_ready(api, namespace, "techdev")
+    operator.stop(kill=True)
+    cluster.kubectl("-n", namespace, "delete", "techsapo", "techdev", "--wait=true", "--timeout=60s")
+    operator.start()
+    kube.wait_for(
+        lambda: not live_children(cluster, namespace, "techdev"),
+        what="every child of the deleted TechSapo to be gone",
+    )
+    operators.wait_until_quiet(operator)
+
+
+def test_pause_holds_every_write_and_resume_corrects(
+    cluster: local_cluster.Cluster, api: client.ApiClient, namespace: str, operator: operators.OperatorProcess
+) -> None:
+    apply_techsapo(cluster, namespace, "production")
+    wait_ready(api, namespace, "techsapo")
+    cluster.kubectl("-n", namespace, "annotate", "techsapo", "techsapo", "techsapo.io/reconcile=disabled")
+    paused = kube.wait_for(
+        lambda: (b := read(api, namespace, "techsapo")) and condition(b, "ReconciliationPaused") and b,
+        what="the ReconciliationPaused condition",
+    )
+    assert condition(paused, "ReconciliationPaused")["status"] == "True"
+    operators.wait_until_quiet(operator)
+    writes_before = operator.writes()
+    cluster.kubectl(
+        "-n",
+        namespace,
+        "patch",
+        "configmap",
+        "techsapo-mcp-security-config",
+        "--type=merge",
+        "-p",
+        '{"data":{"allowed_operations":"read,write"}}',
+    )
+    apply_techsapo(cluster, namespace, "production", {"wallBounce.workers": 6})
+    time.sleep(5)  # several resync periods: a paused instance must stay as it is
+    core = client.CoreV1Api(api)
+    assert (
+        core.read_namespaced_config_map("techsapo-mcp-security-config", namespace).data["allowed_operations"]
+        == "read,write"
+    )
+    assert (
+        client.AppsV1Api(api).read_namespaced_deployment("techsapo-wall-bounce", namespace).spec.replicas == 4
+    )
+    assert operator.writes() == writes_before
+    cluster.kubectl("-n", namespace, "annotate", "techsapo", "techsapo", "techsapo.io/reconcile-")
+    resumed = wait_ready(api, namespace, "techsapo")
+    assert condition(resumed, "ReconciliationPaused") is None
+    assert (
+        core.read_namespaced_config_map("techsapo-mcp-security-config", namespace).data["allowed_operations"]
+        == "read,analyze,search"
+    )
+    assert (
+        client.AppsV1Api(api).read_namespaced_deployment("techsapo-wall-bounce", namespace).spec.replicas == 6
+    )
+
+
+def managed_fields_of_operator(cluster: local_cluster.Cluster, namespace: str) -> dict[str, Any]:
+    plurals = ",".join(
+        f"{kind.plural}.{kind.group}" if kind.group else kind.plural for kind in kinds.CHILDREN
+    )
+    listed = json.loads(
+        cluster.kubectl("get", plurals, "-n", namespace, "--show-managed-fields", "-o", "json").stdout
+    )
+    return {
+        f"{item['kind']}/{item['metadata']['name']}": [
+            entry
+            for entry in item["metadata"].get("managedFields", [])
+            if entry["manager"] == meta.MANAGED_BY
+        ]
+        for item in listed["items"]
+    }
+
+
+@pytest.mark.parametrize("environment", ["dev", "production"])
+def test_reconcile_with_nothing_changed_writes_nothing(
+    cluster: local_cluster.Cluster,
+    api: client.ApiClient,
+    namespace: str,
+    operator: operators.OperatorProcess,
+    environment: str,
+) -> None:
+    name = name_of(environment)
+    apply_techsapo(cluster, namespace, environment)
+    wait_ready(api, namespace, name)
+    operators.wait_until_quiet(operator, settle=3)
+    version = read(api, namespace, name)["metadata"]["resourceVersion"]
+    fields = managed_fields_of_operator(cluster, namespace)
+    writes = operator.writes()
+    reconciles = operator.metric("techsapo_reconcile_total")
+    time.sleep(7)  # more than three resync periods of 2 s
+    assert operator.metric("techsapo_reconcile_total") >= reconciles + 3, "the resync did not run"
+    assert operator.writes() == writes
+    assert read(api, namespace, name)["metadata"]["resourceVersion"] == version
+    assert managed_fields_of_operator(cluster, namespace) == fields
+
+
+def test_restart_on_a_converged_instance_writes_nothing(
+    cluster: local_cluster.Cluster, api: client.ApiClient, namespace: str, operator: operators.OperatorProcess
+) -> None:
+    apply_techsapo(cluster, namespace, "staging")
+    wait_ready(api, namespace, "techsapo")
+    operators.wait_until_quiet(operator)
+    version = read(api, namespace, "techsapo")["metadata"]["resourceVersion"]
+    operator.stop()
+    operator.start()
+    operators.wait_until_quiet(operator, settle=3)
+    assert operator.metric("techsapo_reconcile_total") >= 1
+    assert operator.writes() == 0
+    assert read(api, namespace, "techsapo")["metadata"]["resourceVersion"] == version
