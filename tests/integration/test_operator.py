@@ -7,7 +7,7 @@ import json
 import pathlib
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from kubernetes import client
@@ -46,10 +46,8 @@ def apply_techsapo(
 
 
 def read(api: client.ApiClient, namespace: str, name: str) -> dict[str, Any]:
-    body: dict[str, Any] = client.CustomObjectsApi(api).get_namespaced_custom_object(
-        GROUP, VERSION, namespace, PLURAL, name
-    )
-    return body
+    body = client.CustomObjectsApi(api).get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
+    return cast(dict[str, Any], body)
 
 
 def condition(body: dict[str, Any], type_: str) -> dict[str, Any] | None:
@@ -95,7 +93,7 @@ def rendered(namespace: str, environment: str, changes: dict[str, Any] | None = 
 
 def events(api: client.ApiClient, namespace: str, reason: str) -> list[str]:
     listed = client.CoreV1Api(api).list_namespaced_event(namespace, field_selector=f"reason={reason}")
-    return [event.message for event in listed.items]
+    return [event.message or "" for event in listed.items]
 
 
 def name_of(environment: str) -> str:
@@ -190,7 +188,8 @@ DRIFTS = {
             '[{"op":"replace","path":"/spec/template/spec/containers/0/securityContext/readOnlyRootFilesystem",'
             '"value":false}]',
         ],
-        "Deployment techsapo-api (.spec.template.spec.containers[api-server].securityContext.readOnlyRootFilesystem)",
+        "Deployment techsapo-api "
+        "(.spec.template.spec.containers[api-server].securityContext.readOnlyRootFilesystem)",
     ),
     "policy-edited": (
         [
