@@ -3,10 +3,12 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+SCANNERS := .venv-scanners
+SCANNERS_INSTALLED := $(SCANNERS)/.installed
 SOURCES := techsapo_operator controlplane tests
 
 .DEFAULT_GOAL := help
-.PHONY: help venv lint format crds controlplane cluster-up cluster-down cluster-status unit test clean
+.PHONY: help venv scanners lint format crds controlplane cluster-up cluster-down cluster-status unit test clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -18,6 +20,15 @@ $(INSTALLED): pyproject.toml
 	touch $@
 
 venv: $(INSTALLED) ## create the virtual environment with the package and its dev tools
+
+# checkov and trivy pin dependencies of their own, so they get a virtual environment apart.
+$(SCANNERS_INSTALLED): tests/scanners/requirements.txt
+	$(PYTHON) -m venv $(SCANNERS)
+	$(SCANNERS)/bin/pip install --quiet --upgrade pip
+	$(SCANNERS)/bin/pip install --quiet -r tests/scanners/requirements.txt
+	touch $@
+
+scanners: $(SCANNERS_INSTALLED) ## install checkov and trivy (the manifest checkers) into .venv-scanners
 
 lint: $(INSTALLED) ## ruff and mypy --strict
 	$(BIN)/ruff check $(SOURCES)
@@ -46,8 +57,8 @@ cluster-status: $(INSTALLED) ## say whether the local control plane runs
 unit: $(INSTALLED) ## the fast tests: no cluster
 	$(BIN)/pytest -m 'not integration'
 
-test: lint controlplane ## lint, then every test (the integration tests start or reuse the cluster)
+test: lint controlplane scanners ## lint, then every test (the integration tests start or reuse the cluster)
 	$(BIN)/pytest
 
 clean: cluster-down ## remove the virtual environment and caches (not the binary cache)
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache *.egg-info
+	rm -rf $(VENV) $(SCANNERS) .mypy_cache .ruff_cache .pytest_cache *.egg-info

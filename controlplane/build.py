@@ -40,6 +40,7 @@ BINARIES = (
     Binary("kube-scheduler", "k8s.io/kubernetes/cmd/kube-scheduler", "kubernetes"),
     Binary("kubectl", "k8s.io/kubernetes/cmd/kubectl", "kubernetes"),
     Binary("kwok", "sigs.k8s.io/kwok/cmd/kwok", "kwok"),
+    Binary("promtool", "github.com/prometheus/prometheus/cmd/promtool", "prometheus"),
 )
 
 

@@ -64,6 +64,7 @@ class Applier:
         # comparison cannot see through), with the paths that stayed different: not applied again
         # until desired changes or other paths differ, so there is no write loop.
         self._unresolved: dict[ObjectKey, tuple[str, list[str]]] = {}
+        self._namespace_labels: dict[str, dict[str, str]] = {}
 
     async def sync(self, desired: list[dict[str, Any]], *, owner_uid: str) -> SyncResult:
         result = SyncResult()
@@ -73,6 +74,40 @@ class Applier:
                 result.changed.append(change)
         result.pruned = await self._prune(desired, owner_uid=owner_uid)
         return result
+
+    async def label_namespace(self, name: str, labels: dict[str, str]) -> Change | None:
+        """Put labels on a namespace (which no TechSapo can own) if it lacks them; read at most once
+        per resync period, since namespaces are not watched."""
+        if not labels:
+            return None
+        current = self._namespace_labels.get(name)
+        if current is None:
+            try:
+                namespace = await self._api.get(kinds.NAMESPACE, None, name)
+            except kubeapi.ApiError as error:
+                raise StepError(
+                    "label", f"could not read Namespace {name}: {error}", status=error.status
+                ) from error
+            current = (namespace or {}).get("metadata", {}).get("labels", {})
+        missing = sorted(key for key, value in labels.items() if current.get(key) != value)
+        if missing:
+            body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}
+            try:
+                current = (await self._api.apply(body))["metadata"].get("labels", {})
+            except kubeapi.ApiError as error:
+                raise StepError(
+                    "label", f"could not label Namespace {name}: {error}", status=error.status
+                ) from error
+        self._namespace_labels[name] = current
+        return (
+            Change(ObjectKey("Namespace", "", name), [f".metadata.labels.{key}" for key in missing])
+            if missing
+            else None
+        )
+
+    def forget_namespaces(self) -> None:
+        """Read namespaces afresh on the next reconcile, so a removed label comes back."""
+        self._namespace_labels.clear()
 
     async def _apply_if_needed(self, child: dict[str, Any]) -> Change | None:
         key = ObjectKey.of(child)

@@ -42,6 +42,7 @@ class Kind:
 
 TECHSAPO = Kind(models.API_VERSION, models.KIND, models.PLURAL)
 EVENT = Kind("v1", "Event", "events")
+NAMESPACE = Kind("v1", "Namespace", "namespaces", namespaced=False)
 
 SERVICE_ACCOUNT = Kind("v1", "ServiceAccount", "serviceaccounts")
 CONFIG_MAP = Kind("v1", "ConfigMap", "configmaps")
@@ -63,7 +64,7 @@ CHILDREN = (
     POD_DISRUPTION_BUDGET,
     HORIZONTAL_POD_AUTOSCALER,
 )
-_BY_TYPE = {(kind.api_version, kind.kind): kind for kind in (*CHILDREN, TECHSAPO, EVENT)}
+_BY_TYPE = {(kind.api_version, kind.kind): kind for kind in (*CHILDREN, TECHSAPO, EVENT, NAMESPACE)}
 
 
 def of(body: dict[str, Any]) -> Kind:

@@ -31,7 +31,7 @@ from techsapo_operator import (
 )
 from techsapo_operator.applying import StepError
 from techsapo_operator.conditions import Observation
-from techsapo_operator.rendering import deployments, meta
+from techsapo_operator.rendering import deployments, meta, namespaces
 from techsapo_operator.vocabulary import Environment
 
 logger = logging.getLogger(__name__)
@@ -138,6 +138,7 @@ class Controller:
     async def _resync(self) -> None:
         while True:
             await asyncio.sleep(self.resync_seconds)
+            self.applier.forget_namespaces()
             for body in self.techsapos.all():
                 self.queue.add(InstanceKey(body["metadata"]["namespace"], body["metadata"]["name"]))
 
@@ -214,13 +215,17 @@ class Controller:
         except validation.InvalidTechSapoError as error:
             await self._write_invalid(body, error)
             return "invalid"
+        instance = meta.Instance.of(techsapo)
         desired = rendering.render(techsapo)
         status = body.get("status") or {}
         settled = status.get("observedGeneration") == metadata.get("generation") and not _stalled(status)
         result = await self.applier.sync(desired, owner_uid=metadata["uid"])
+        labelled = await self.applier.label_namespace(metadata["namespace"], namespaces.labels(instance))
+        if labelled is not None:
+            result.changed.append(labelled)
         if settled and (result.changed or result.pruned):
             await self._report_drift(body, result)
-        await self._write_observed(body, techsapo, desired)
+        await self._write_observed(body, instance, desired)
         return "changed" if result.changed or result.pruned else "unchanged"
 
     def _live(self, desired: list[dict[str, Any]], kind: kinds.Kind, component: str) -> dict[str, Any] | None:
@@ -230,9 +235,8 @@ class Controller:
         return None
 
     async def _write_observed(
-        self, body: dict[str, Any], techsapo: Any, desired: list[dict[str, Any]]
+        self, body: dict[str, Any], instance: meta.Instance, desired: list[dict[str, Any]]
     ) -> None:
-        instance = meta.Instance.of(techsapo)
         policy_map = next(c for c in desired if c["metadata"]["labels"][meta.COMPONENT_LABEL] == meta.POLICY)
         policy_hash = deployments.policy_hash(instance)
         components = observing.components(

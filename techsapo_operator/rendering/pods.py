@@ -12,8 +12,7 @@ from typing import Any
 
 from techsapo_operator.rendering import meta
 
-APP_UID = 10001
-REDIS_UID = 999  # the redis user of the official image
+APP_UID = 10001  # every container, Redis included: a high UID no host account has
 SCRATCH_SIZE = "64Mi"
 
 
@@ -55,20 +54,20 @@ class Container:
     """A readiness check, also used (later and looser) as the liveness check."""
 
 
-def container_security_context(*, read_only_root_filesystem: bool, uid: int) -> dict[str, Any]:
+def container_security_context(*, read_only_root_filesystem: bool) -> dict[str, Any]:
     return {
         "allowPrivilegeEscalation": False,
         "privileged": False,
         "readOnlyRootFilesystem": read_only_root_filesystem,
         "runAsNonRoot": True,
-        "runAsUser": uid,
-        "runAsGroup": uid,
+        "runAsUser": APP_UID,
+        "runAsGroup": APP_UID,
         "capabilities": {"drop": ["ALL"]},
         "seccompProfile": {"type": "RuntimeDefault"},
     }
 
 
-def _container(spec: Container, *, read_only_root_filesystem: bool, uid: int) -> dict[str, Any]:
+def _container(spec: Container, *, read_only_root_filesystem: bool) -> dict[str, Any]:
     rendered: dict[str, Any] = {
         "name": spec.name,
         "image": spec.image,
@@ -81,7 +80,7 @@ def _container(spec: Container, *, read_only_root_filesystem: bool, uid: int) ->
         rendered["ports"] = spec.ports
     rendered["resources"] = spec.resources
     rendered["securityContext"] = container_security_context(
-        read_only_root_filesystem=read_only_root_filesystem, uid=uid
+        read_only_root_filesystem=read_only_root_filesystem
     )
     if spec.mounts:
         rendered["volumeMounts"] = [mount.volume_mount() for mount in spec.mounts]
@@ -103,7 +102,6 @@ def pod_template(
     service_account: str,
     containers: list[Container],
     config_hash: str,
-    uid: int = APP_UID,
     hostname_spread: bool = True,
     extra_labels: dict[str, str] | None = None,
 ) -> dict[str, Any]:
@@ -122,12 +120,12 @@ def pod_template(
         "enableServiceLinks": False,
         "securityContext": {
             "runAsNonRoot": True,
-            "runAsUser": uid,
-            "runAsGroup": uid,
-            "fsGroup": uid,
+            "runAsUser": APP_UID,
+            "runAsGroup": APP_UID,
+            "fsGroup": APP_UID,
             "seccompProfile": {"type": "RuntimeDefault"},
         },
-        "containers": [_container(c, read_only_root_filesystem=read_only, uid=uid) for c in containers],
+        "containers": [_container(c, read_only_root_filesystem=read_only) for c in containers],
         "terminationGracePeriodSeconds": 30,
     }
     if volumes:

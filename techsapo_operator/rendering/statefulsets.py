@@ -81,7 +81,6 @@ def redis(instance: meta.Instance) -> dict[str, Any]:
         service_account=instance.child("redis"),
         containers=[_redis_container(instance)],
         config_hash=meta.content_hash(configmaps.redis(instance)["data"]),
-        uid=pods.REDIS_UID,
     )
     if settings.persistence:  # the data volume comes from the claim template, not the pod
         template["spec"]["volumes"] = [v for v in template["spec"]["volumes"] if v["name"] != DATA_VOLUME]

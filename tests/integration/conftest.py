@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+import yaml
 from kubernetes import client, config, dynamic
 
 from controlplane import cluster as local_cluster
@@ -56,9 +57,58 @@ def dyn(api: client.ApiClient) -> dynamic.DynamicClient:
 @pytest.fixture(scope="session")
 def techsapo_crd(cluster: local_cluster.Cluster) -> str:
     """The TechSapo CRD from crds/, applied and Established."""
-    cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(ROOT / "crds"))
+    cluster.kubectl(
+        "apply", "--server-side", "--force-conflicts", "-f", str(ROOT / "crds" / "techsapo.io_techsapos.yaml")
+    )
     cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd/techsapos.techsapo.io")
     return "techsapos.techsapo.io"
+
+
+@pytest.fixture(scope="session")
+def installed(cluster: local_cluster.Cluster, techsapo_crd: str) -> None:
+    """The operator's install from manifests/base (CRD, RBAC, Deployment, admission policy)."""
+    cluster.kubectl("apply", "--server-side", "--force-conflicts", "-k", str(ROOT / "manifests" / "base"))
+    kube.wait_for(
+        lambda: (
+            cluster.kubectl(
+                "get", "serviceaccount", "techsapo-operator", "-n", "techsapo-system", check=False
+            ).returncode
+            == 0
+        ),
+        what="the operator's ServiceAccount",
+    )
+
+
+@pytest.fixture(scope="session")
+def operator_kubeconfig(
+    cluster: local_cluster.Cluster, installed: None, tmp_path_factory: pytest.TempPathFactory
+) -> pathlib.Path:
+    """A kubeconfig that authenticates as the operator's own ServiceAccount, with a bound token."""
+    token = cluster.kubectl(
+        "create", "token", "techsapo-operator", "-n", "techsapo-system", "--duration=2h"
+    ).stdout.strip()
+    path = tmp_path_factory.mktemp("operator") / "kubeconfig"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "operator",
+                "clusters": [
+                    {
+                        "name": "local",
+                        "cluster": {
+                            "server": cluster.server,
+                            "certificate-authority": str(cluster.pki / "ca.crt"),
+                        },
+                    }
+                ],
+                "users": [{"name": "operator", "user": {"token": token}}],
+                "contexts": [{"name": "operator", "context": {"cluster": "local", "user": "operator"}}],
+            }
+        )
+    )
+    return path
 
 
 def _namespace_name(request: pytest.FixtureRequest) -> str:

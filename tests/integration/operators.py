@@ -104,13 +104,14 @@ class OperatorProcess:
 
 
 def wait_until_quiet(operator: OperatorProcess, *, settle: float = 2.0, timeout: float = 60) -> None:
-    """Wait until the operator's request count stays unchanged for ``settle`` seconds."""
+    """Wait until the operator has written nothing for ``settle`` seconds (reads go on: the resync
+    re-reads namespaces)."""
     deadline = time.monotonic() + timeout
-    last = operator.metric("techsapo_api_requests_total")
+    last = operator.writes()
     quiet_since = time.monotonic()
     while time.monotonic() < deadline:
         time.sleep(0.5)
-        now = operator.metric("techsapo_api_requests_total")
+        now = operator.writes()
         if now != last:
             last, quiet_since = now, time.monotonic()
         elif time.monotonic() - quiet_since >= settle:

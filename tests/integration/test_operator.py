@@ -7,20 +7,29 @@ import json
 import pathlib
 import time
 from collections.abc import Iterator
-from typing import Any, cast
+from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from kubernetes import client
 
 from controlplane import cluster as local_cluster
-from techsapo_operator import kinds, rendering
+from techsapo_operator import kinds
 from techsapo_operator.rendering import meta
 from tests import examples
 from tests.integration import kube, operators
+from tests.integration.techsapos import (
+    apply_techsapo,
+    condition,
+    events,
+    live_children,
+    name_of,
+    read,
+    rendered,
+    wait_ready,
+)
 
 pytestmark = pytest.mark.usefixtures("techsapo_crd")
-
-GROUP, VERSION, PLURAL = "techsapo.io", "v1alpha1", "techsapos"
 
 
 @pytest.fixture
@@ -33,71 +42,6 @@ def operator(
     yield process.start()
     process.stop()
     print(f"--- operator log ({process.log}) ---\n{process.log.read_text()[-6000:]}")
-
-
-def apply_techsapo(
-    cluster: local_cluster.Cluster, namespace: str, environment: str, changes: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    """Apply an example as a GitOps tool would (its own field manager), in the test namespace."""
-    document = examples.with_changes(environment, changes or {})
-    document["metadata"]["namespace"] = namespace
-    cluster.kubectl("apply", "--server-side", "--field-manager=gitops", "-f", "-", stdin=json.dumps(document))
-    return document
-
-
-def read(api: client.ApiClient, namespace: str, name: str) -> dict[str, Any]:
-    body = client.CustomObjectsApi(api).get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
-    return cast(dict[str, Any], body)
-
-
-def condition(body: dict[str, Any], type_: str) -> dict[str, Any] | None:
-    return next((c for c in body.get("status", {}).get("conditions", []) if c["type"] == type_), None)
-
-
-def wait_ready(api: client.ApiClient, namespace: str, name: str, *, timeout: float = 90) -> dict[str, Any]:
-    def ready() -> dict[str, Any] | None:
-        body = read(api, namespace, name)
-        found = condition(body, "Ready")
-        current = body.get("status", {}).get("observedGeneration") == body["metadata"]["generation"]
-        return body if found and found["status"] == "True" and current else None
-
-    try:
-        result: dict[str, Any] = kube.wait_for(
-            ready, what=f"TechSapo {namespace}/{name} Ready=True", timeout=timeout
-        )
-    except AssertionError as error:
-        body = read(api, namespace, name)
-        raise AssertionError(
-            f"{error}\nstatus: {json.dumps(body.get('status'), indent=1)}\n"
-            f"generation: {body['metadata']['generation']}"
-        ) from None
-    return result
-
-
-def live_children(cluster: local_cluster.Cluster, namespace: str, name: str) -> set[tuple[str, str]]:
-    selector = f"{meta.INSTANCE_LABEL}={name},{meta.MANAGED_BY_LABEL}={meta.MANAGED_BY}"
-    plurals = ",".join(
-        f"{kind.plural}.{kind.group}" if kind.group else kind.plural for kind in kinds.CHILDREN
-    )
-    listed = json.loads(cluster.kubectl("get", plurals, "-n", namespace, "-l", selector, "-o", "json").stdout)
-    return {(item["kind"], item["metadata"]["name"]) for item in listed["items"]}
-
-
-def rendered(namespace: str, environment: str, changes: dict[str, Any] | None = None) -> set[tuple[str, str]]:
-    techsapo = examples.techsapo(environment, changes)
-    techsapo = techsapo.model_copy(
-        update={"metadata": techsapo.metadata.model_copy(update={"namespace": namespace})}
-    )
-    return {(child["kind"], child["metadata"]["name"]) for child in rendering.render(techsapo)}
-
-
-def events(api: client.ApiClient, namespace: str, reason: str) -> list[str]:
-    listed = client.CoreV1Api(api).list_namespaced_event(namespace, field_selector=f"reason={reason}")
-    return [event.message or "" for event in listed.items]
-
-
-def name_of(environment: str) -> str:
-    return str(examples.document(environment)["metadata"]["name"])
 
 
 @pytest.mark.parametrize("environment", examples.ENVIRONMENTS)
@@ -177,21 +121,36 @@ def test_autoscaling_removed_prunes_the_autoscaler(
     assert client.AppsV1Api(api).read_namespaced_deployment("techsapo-api", namespace).spec.replicas == 3
 
 
+@dataclass(frozen=True)
+class Drift:
+    environment: str
+    changes: dict[str, Any]
+    edit: list[str]
+    described: str
+    """How the DriftReverted event names what it reverted."""
+
+
 DRIFTS = {
-    "writable-root": (
+    # A dev instance that asked for a read-only root: in staging and production the admission policy
+    # refuses this edit outright (see test_hardening), so there is nothing left to revert.
+    "writable-root": Drift(
+        "dev",
+        {"security.readOnlyRootFilesystem": True},
         [
             "patch",
             "deployment",
-            "techsapo-api",
+            "techdev-api",
             "--type=json",
             "-p",
             '[{"op":"replace","path":"/spec/template/spec/containers/0/securityContext/readOnlyRootFilesystem",'
             '"value":false}]',
         ],
-        "Deployment techsapo-api "
+        "Deployment techdev-api "
         "(.spec.template.spec.containers[api-server].securityContext.readOnlyRootFilesystem)",
     ),
-    "policy-edited": (
+    "policy-edited": Drift(
+        "production",
+        {},
         [
             "patch",
             "configmap",
@@ -202,7 +161,9 @@ DRIFTS = {
         ],
         "ConfigMap techsapo-mcp-security-config (.data.allowed_operations)",
     ),
-    "network-policy-deleted": (
+    "network-policy-deleted": Drift(
+        "production",
+        {},
         ["delete", "networkpolicy", "techsapo-mcp-proxy"],
         "NetworkPolicy techsapo-mcp-proxy (was missing)",
     ),
@@ -217,27 +178,33 @@ def test_hand_edit_is_reverted_with_an_event_and_counted(
     operator: operators.OperatorProcess,
     drift: str,
 ) -> None:
-    apply_techsapo(cluster, namespace, "production")
-    wait_ready(api, namespace, "techsapo")
+    case = DRIFTS[drift]
+    name = name_of(case.environment)
+    apply_techsapo(cluster, namespace, case.environment, case.changes)
+    wait_ready(api, namespace, name)
     operators.wait_until_quiet(operator)
-    command, described = DRIFTS[drift]
-    cluster.kubectl("-n", namespace, *command)
+    cluster.kubectl("-n", namespace, *case.edit)
     message = kube.wait_for(
-        lambda: [m for m in events(api, namespace, "DriftReverted") if described in m],
-        what=f"a DriftReverted event naming {described}",
+        lambda: [m for m in events(api, namespace, "DriftReverted") if case.described in m],
+        what=f"a DriftReverted event naming {case.described}",
         timeout=30,
     )
     assert message[0].startswith("reverted changes made outside the operator")
     apps, core = client.AppsV1Api(api), client.CoreV1Api(api)
-    deployment = apps.read_namespaced_deployment("techsapo-api", namespace)
-    assert deployment.spec.template.spec.containers[0].security_context.read_only_root_filesystem is True
-    policy = core.read_namespaced_config_map("techsapo-mcp-security-config", namespace)
-    assert policy.data["allowed_operations"] == "read,analyze,search"
-    assert kube.exists(
-        lambda: client.NetworkingV1Api(api).read_namespaced_network_policy("techsapo-mcp-proxy", namespace)
+    deployment = apps.read_namespaced_deployment(f"{name}-api", namespace)
+    assert deployment.spec.template.spec.containers[0].security_context.read_only_root_filesystem is (
+        case.environment != "dev" or case.changes.get("security.readOnlyRootFilesystem") is True
     )
+    policy = core.read_namespaced_config_map(f"{name}-mcp-security-config", namespace)
+    assert policy.data["allowed_operations"] == "read,analyze,search"
+    if case.environment == "production":
+        assert kube.exists(
+            lambda: client.NetworkingV1Api(api).read_namespaced_network_policy(
+                "techsapo-mcp-proxy", namespace
+            )
+        )
     assert operator.metric("techsapo_drift_corrections_total") >= 1
-    wait_ready(api, namespace, "techsapo")
+    wait_ready(api, namespace, name)
 
 
 def test_deleting_the_techsapo_leaves_no_child(
