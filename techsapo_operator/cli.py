@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import dataclasses
 import sys
 from collections.abc import Sequence
 
 import yaml
 
-from techsapo_operator import crd, rendering, validation, yamls
+from techsapo_operator import admin, crd, kubeapi, rendering, validation, yamls
 
 USAGE_ERROR = 2
 
@@ -67,6 +69,41 @@ def run_command(arguments: argparse.Namespace) -> int:
     )
 
 
+def _admin_api(arguments: argparse.Namespace) -> kubeapi.Api:
+    connection = kubeapi.connect(arguments.kubeconfig)
+    connection = dataclasses.replace(
+        connection, impersonate_user=arguments.as_user, impersonate_groups=tuple(arguments.as_group)
+    )
+    return kubeapi.Api(connection, field_manager="techsapo-admin")
+
+
+async def _admin(arguments: argparse.Namespace) -> str:
+    api = _admin_api(arguments)
+    target = admin.Target(arguments.name, arguments.namespace)
+    try:
+        if arguments.command == "status":
+            return await admin.status(api, target)
+        return await admin.decide(
+            api,
+            target,
+            approve=arguments.command == "approve",
+            expected_hash=arguments.hash,
+            reason=getattr(arguments, "reason", ""),
+        )
+    finally:
+        await api.close()
+
+
+def admin_command(arguments: argparse.Namespace) -> int:
+    """approve, deny and status: the commands an admin runs against one TechSapo."""
+    try:
+        print(asyncio.run(_admin(arguments)))
+    except (admin.AdminError, kubeapi.ApiError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _fail(*lines: str) -> int:
     for line in lines:
         print(f"error: {line}", file=sys.stderr)
@@ -102,6 +139,26 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--log-format", choices=["json", "text"], default="json")
     run.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG")
     run.set_defaults(handler=run_command)
+    for name, summary in (
+        ("approve", "approve the pending change of a TechSapo"),
+        ("deny", "deny the pending change of a TechSapo"),
+        ("status", "show a TechSapo's conditions, pending change and children"),
+    ):
+        command = commands.add_parser(name, help=summary)
+        command.add_argument("name", help="the TechSapo")
+        command.add_argument("-n", "--namespace", default="default")
+        command.add_argument(
+            "--kubeconfig", help="a kubeconfig file (default: $KUBECONFIG or ~/.kube/config)"
+        )
+        command.add_argument("--as", dest="as_user", help="act as this user (impersonation, as in kubectl)")
+        command.add_argument("--as-group", action="append", default=[], help="act as a member of this group")
+        if name != "status":
+            command.add_argument(
+                "--hash", help="the pending change's hash; refused when it is no longer pending"
+            )
+        if name == "deny":
+            command.add_argument("--reason", required=True, help="why, recorded in the status")
+        command.set_defaults(handler=admin_command)
     return top
 
 

@@ -103,3 +103,21 @@ def _list_differences(desired: list[Any], live: list[Any], path: str) -> list[st
         for index, (wanted, actual) in enumerate(zip(desired, live, strict=True))
         for found in differences(wanted, actual, f"{path}[{index}]")
     ]
+
+
+def flatten(value: Any, path: str = "") -> dict[str, Any]:
+    """Every scalar of a document by its path, with named list items addressed by name."""
+    if isinstance(value, dict):
+        flat: dict[str, Any] = {}
+        for key, item in value.items():
+            if path == "" and key in _IGNORED:
+                continue
+            flat.update(flatten(item, f"{path}.{key}"))
+        return flat
+    if isinstance(value, list):
+        if _named(value):
+            return {k: v for item in value for k, v in flatten(item, f"{path}[{item['name']}]").items()}
+        return {
+            k: v for index, item in enumerate(value) for k, v in flatten(item, f"{path}[{index}]").items()
+        }
+    return {path: value}

@@ -14,6 +14,7 @@ WALL_BOUNCE_READY = "WallBounceReady"
 MCP_PROXY_READY = "McpProxyReady"
 REDIS_READY = "RedisReady"
 POLICY_ENFORCED = "PolicyEnforced"
+APPROVAL_PENDING = "ApprovalPending"
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,9 @@
 
 pydantic's JSON schema is not a structural schema, which the API server requires, so it is
 rewritten: ``$ref`` inlined, ``anyOf`` with null dropped (unset means absent), ``const`` as a
-one-value ``enum``, and ``title`` and ``additionalProperties: false`` removed (a structural schema
-prunes unknown fields, and ``kubectl`` reports them as errors under strict field validation).
+one-value ``enum``, and ``title`` and boolean ``additionalProperties`` removed (a structural schema
+prunes unknown fields, and ``kubectl`` reports them as errors under strict field validation; where
+anything goes, the model says ``x-kubernetes-preserve-unknown-fields``).
 """
 
 from __future__ import annotations
@@ -66,8 +67,8 @@ def structural(schema: dict[str, Any], definitions: dict[str, Any]) -> dict[str,
 def structural_cleanup(node: dict[str, Any], definitions: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in node.items():
-        if key in DROPPED_KEYS or (key == "additionalProperties" and value is False):
-            continue
+        if key in DROPPED_KEYS or (key == "additionalProperties" and isinstance(value, bool)):
+            continue  # false: pruning does it; true: x-kubernetes-preserve-unknown-fields says it
         if key == "const":
             out["enum"] = [value]
         elif key == "description":

@@ -43,6 +43,9 @@ class Kind:
 TECHSAPO = Kind(models.API_VERSION, models.KIND, models.PLURAL)
 EVENT = Kind("v1", "Event", "events")
 NAMESPACE = Kind("v1", "Namespace", "namespaces", namespaced=False)
+SELF_SUBJECT_REVIEW = Kind(
+    "authentication.k8s.io/v1", "SelfSubjectReview", "selfsubjectreviews", namespaced=False
+)
 
 SERVICE_ACCOUNT = Kind("v1", "ServiceAccount", "serviceaccounts")
 CONFIG_MAP = Kind("v1", "ConfigMap", "configmaps")

@@ -35,6 +35,9 @@ class Connection:
     token_path: str | None = None
     """A token file re-read on use, as projected service-account tokens rotate."""
     insecure: bool = False
+    impersonate_user: str | None = None
+    """Act as this user (kubectl's --as), if the credentials may impersonate."""
+    impersonate_groups: tuple[str, ...] = ()
 
     def bearer(self) -> str | None:
         if self.token_path:
@@ -129,12 +132,16 @@ class Api:
         token = self._connection.bearer()
         if token:
             headers["Authorization"] = f"Bearer {token}"
+        if self._connection.impersonate_user:
+            headers["Impersonate-User"] = self._connection.impersonate_user
+        # One Impersonate-Group header per group, as the API server reads them.
+        extra = [("Impersonate-Group", group) for group in self._connection.impersonate_groups]
         try:
             response = await self._client.request(
                 method,
                 path,
                 params=params,
-                headers=headers,
+                headers=[*headers.items(), *extra],
                 content=json.dumps(body) if body is not None else None,
             )
         except httpx.HTTPError as error:
@@ -226,7 +233,7 @@ class Api:
         result: dict[str, Any] = response.json()
         return result
 
-    async def create(self, kind: kinds.Kind, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
+    async def create(self, kind: kinds.Kind, namespace: str | None, body: dict[str, Any]) -> dict[str, Any]:
         response = await self._request(
             "create",
             "POST",

@@ -420,6 +420,16 @@ class Security(Model):
     """Let the application change its own code at run time (profile: true in dev only)."""
 
 
+class Approval(Model):
+    """Whether a change of the children waits for an admin's approval (see docs: the approval flow)."""
+
+    required: bool | None = None
+    """Hold every change until an admin approves it (profile: always in production, never in dev,
+    off in staging unless set here)."""
+    apply_first_creation: bool = False
+    """Apply the very first version of an instance without approval; later changes still wait."""
+
+
 class TechSapoSpec(Model):
     """The desired TechSapo instance."""
 
@@ -444,6 +454,8 @@ class TechSapoSpec(Model):
     """Application logging."""
     security: Security = pydantic.Field(default_factory=Security)
     """Self-modification switches and the read-only root file system."""
+    approval: Approval = pydantic.Field(default_factory=Approval)
+    """Admin approval of changes."""
 
     @pydantic.model_validator(mode="after")
     def _check_rules(self) -> TechSapoSpec:
@@ -474,6 +486,49 @@ class Condition(Model):
     """The metadata.generation this condition was computed from."""
 
 
+class PendingChange(Model):
+    """A change of the spec that waits for an admin."""
+
+    generation: int = pydantic.Field(ge=0)
+    """The metadata.generation that asks for it."""
+    hash: str = pydantic.Field(max_length=64)
+    """The hash of that spec; an approval names it."""
+    summary: list[str] = pydantic.Field(default_factory=list, max_length=64)
+    """What would change: children added or removed, and fields with their old and new values."""
+    since: str
+    """When the operator first saw it (RFC 3339)."""
+
+
+class Decision(Model):
+    """An admin's approval or denial of a pending change (written with kubectl techsapo approve/deny)."""
+
+    hash: str = pydantic.Field(max_length=64)
+    """The hash of the pending change decided on; a stale hash is refused."""
+    user: str = pydantic.Field(max_length=512)
+    """Who decided; the API server checks it is the requesting user."""
+    time: str
+    """When (RFC 3339)."""
+    reason: str = pydantic.Field(default="", max_length=1024)
+    """Why, for a denial."""
+
+
+class Approved(Model):
+    """The spec the running children were rendered from, as last approved (recorded by the operator)."""
+
+    hash: str = pydantic.Field(max_length=64)
+    """The hash of that spec."""
+    generation: int = pydantic.Field(ge=0)
+    """The metadata.generation it was at."""
+    spec: dict[str, Any] = pydantic.Field(
+        json_schema_extra={"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+    )
+    """The approved spec itself, so the same children can be kept while a newer change waits."""
+    approved_by: str = pydantic.Field(max_length=512)
+    """Who approved it (or the setting that let it through)."""
+    approved_at: str
+    """When (RFC 3339)."""
+
+
 class TechSapoStatus(Model):
     """What the operator last observed of the instance."""
 
@@ -487,6 +542,14 @@ class TechSapoStatus(Model):
     """The latest observations, one per type."""
     policy_hash: str | None = None
     """The hash of the operations policy in force."""
+    pending_change: PendingChange | None = None
+    """A change waiting for approval, if any."""
+    approval: Decision | None = None
+    """The last approval; only a holder of the approve verb on techsapos/approval may write it."""
+    denial: Decision | None = None
+    """The last denial; written like an approval."""
+    approved: Approved | None = None
+    """What is approved and running; only the operator records it."""
 
 
 class ObjectMeta(Model):

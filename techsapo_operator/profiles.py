@@ -82,6 +82,18 @@ PINS = (
         forbidden=RedisMode.STANDALONE.value,
         why="production runs a Redis Cluster; use cluster",
     ),
+    rules.pin(
+        field="approval.required",
+        environments=(PRODUCTION.value,),
+        forbidden=False,
+        why="production applies config changes only after an admin approves them",
+    ),
+    rules.pin(
+        field="approval.required",
+        environments=(DEV.value,),
+        forbidden=True,
+        why="dev applies changes at once; use staging to rehearse approvals",
+    ),
 )
 
 
@@ -102,6 +114,7 @@ class Profile:
     autoscaling: bool
     autoscaling_min: int
     disruption_budgets: bool
+    approval_required: bool
     resources: dict[str, dict[str, dict[str, str]]]
     """Per component (api-server, wall-bounce, mcp-proxy, redis): requests and limits."""
 
@@ -141,6 +154,7 @@ PROFILES: dict[Environment, Profile] = {
         autoscaling=False,
         autoscaling_min=1,
         disruption_budgets=False,
+        approval_required=False,
         resources=_SMALL,
     ),
     STAGING: Profile(
@@ -157,6 +171,7 @@ PROFILES: dict[Environment, Profile] = {
         autoscaling=False,
         autoscaling_min=2,
         disruption_budgets=True,
+        approval_required=False,
         resources=_SMALL,
     ),
     PRODUCTION: Profile(
@@ -173,6 +188,7 @@ PROFILES: dict[Environment, Profile] = {
         autoscaling=True,
         autoscaling_min=3,
         disruption_budgets=True,
+        approval_required=True,
         resources=_LARGE,
     ),
 }
@@ -228,6 +244,8 @@ class Settings:
     log_level: LogLevel
     log_format: LogFormat
     disruption_budgets: bool
+    approval_required: bool
+    apply_first_creation: bool
     api_replicas: int
     api_port: int
     api_resources: dict[str, dict[str, str]]
@@ -323,6 +341,8 @@ def resolve(spec: models.TechSapoSpec) -> Settings:
         log_level=spec.logging.level or profile.log_level,
         log_format=spec.logging.format,
         disruption_budgets=profile.disruption_budgets,
+        approval_required=_pick(spec.approval.required, profile.approval_required),
+        apply_first_creation=spec.approval.apply_first_creation,
         api_replicas=_pick(spec.api_server.replicas, profile.api_replicas),
         api_port=spec.api_server.port,
         api_resources=_merge_resources(profile.resources["api-server"], spec.api_server.resources),

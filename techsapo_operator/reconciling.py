@@ -19,6 +19,7 @@ from typing import Any
 
 from techsapo_operator import (
     applying,
+    approving,
     conditions,
     kinds,
     kubeapi,
@@ -215,17 +216,28 @@ class Controller:
         except validation.InvalidTechSapoError as error:
             await self._write_invalid(body, error)
             return "invalid"
-        instance = meta.Instance.of(techsapo)
-        desired = rendering.render(techsapo)
         status = body.get("status") or {}
-        settled = status.get("observedGeneration") == metadata.get("generation") and not _stalled(status)
-        result = await self.applier.sync(desired, owner_uid=metadata["uid"])
+        approval = approving.plan(techsapo, status, now=self.clock())
+        target = approval.target or techsapo
+        instance = meta.Instance.of(target)
+        desired = rendering.render(target)
+        # A difference counts as drift only when nothing new was asked for or approved since the last pass.
+        settled = (
+            status.get("observedGeneration") == metadata.get("generation")
+            and not _stalled(status)
+            and "approved" not in approval.status
+        )
+        result = applying.SyncResult()
+        if approval.target is not None:  # with nothing approved yet, nothing is applied and nothing pruned
+            result = await self.applier.sync(desired, owner_uid=metadata["uid"])
         labelled = await self.applier.label_namespace(metadata["namespace"], namespaces.labels(instance))
         if labelled is not None:
             result.changed.append(labelled)
         if settled and (result.changed or result.pruned):
             await self._report_drift(body, result)
-        await self._write_observed(body, instance, desired)
+        if approval.event is not None:
+            await self.event(body, *approval.event)
+        await self._write_observed(body, instance, desired, approval)
         return "changed" if result.changed or result.pruned else "unchanged"
 
     def _live(self, desired: list[dict[str, Any]], kind: kinds.Kind, component: str) -> dict[str, Any] | None:
@@ -235,7 +247,11 @@ class Controller:
         return None
 
     async def _write_observed(
-        self, body: dict[str, Any], instance: meta.Instance, desired: list[dict[str, Any]]
+        self,
+        body: dict[str, Any],
+        instance: meta.Instance,
+        desired: list[dict[str, Any]],
+        approval: approving.Plan,
     ) -> None:
         policy_map = next(c for c in desired if c["metadata"]["labels"][meta.COMPONENT_LABEL] == meta.POLICY)
         policy_hash = deployments.policy_hash(instance)
@@ -249,25 +265,12 @@ class Controller:
         components.append(
             observing.policy(policy_map, self.children.get(kinds.ObjectKey.of(policy_map)), policy_hash)
         )
-        waiting = [o for o in components if not o.status]
-        if waiting:
-            summary = "; ".join(f"{o.type}: {o.message}" for o in waiting)
-            headline = [
-                Observation(conditions.READY, False, "ComponentsNotReady", summary),
-                Observation(conditions.RECONCILING, True, waiting[0].reason, summary),
-            ]
-        else:
-            headline = [
-                Observation(
-                    conditions.READY,
-                    True,
-                    "AllComponentsReady",
-                    "every component is ready at this generation",
-                ),
-                Observation(conditions.RECONCILING, False, "Converged", ""),
-            ]
-        headline.append(Observation(conditions.STALLED, False, "Progressing", ""))
-        await self._write_status(body, [*headline, *components], policy_hash=policy_hash)
+        await self._write_status(
+            body,
+            [*_headline(components, approval), *components],
+            policy_hash=policy_hash,
+            extra=approval.status,
+        )
 
     async def _write_status(
         self,
@@ -277,6 +280,7 @@ class Controller:
         policy_hash: str | None = None,
         keep_others: bool = False,
         acted: bool = True,
+        extra: dict[str, Any] | None = None,
     ) -> None:
         """Write status if it differs from what the object holds; an unchanged pass writes nothing.
 
@@ -295,6 +299,7 @@ class Controller:
         wanted: dict[str, Any] = {"observedGeneration": observed, "conditions": merged}
         if policy_hash is not None:
             wanted["policyHash"] = policy_hash
+        wanted.update(extra or {})
         if all(status.get(field) == value for field, value in wanted.items()):
             return
         updated = await self.api.patch_status(kinds.TECHSAPO, metadata["namespace"], metadata["name"], wanted)
@@ -409,6 +414,33 @@ class Controller:
                 metadata["name"],
                 error,
             )
+
+
+def _headline(components: list[Observation], approval: approving.Plan) -> list[Observation]:
+    """Ready, Reconciling and Stalled, from the components and the state of approval."""
+    pending = approval.observation
+    if pending is not None and pending.reason == "Denied":
+        return [
+            Observation(conditions.READY, False, "ChangeDenied", pending.message),
+            Observation(conditions.RECONCILING, False, "ChangeDenied", ""),
+            Observation(conditions.STALLED, True, "ChangeDenied", pending.message),
+            pending,
+        ]
+    waiting = [o for o in components if not o.status]
+    if approval.waiting and pending is not None:
+        ready = Observation(conditions.READY, False, "ApprovalPending", pending.message)
+        reconciling = Observation(conditions.RECONCILING, True, "ApprovalPending", pending.message)
+    elif waiting:
+        summary = "; ".join(f"{o.type}: {o.message}" for o in waiting)
+        ready = Observation(conditions.READY, False, "ComponentsNotReady", summary)
+        reconciling = Observation(conditions.RECONCILING, True, waiting[0].reason, summary)
+    else:
+        ready = Observation(
+            conditions.READY, True, "AllComponentsReady", "every component is ready at this generation"
+        )
+        reconciling = Observation(conditions.RECONCILING, False, "Converged", "")
+    headline = [ready, reconciling, Observation(conditions.STALLED, False, "Progressing", "")]
+    return [*headline, pending] if pending is not None else headline
 
 
 def _stalled(status: dict[str, Any]) -> bool:

@@ -17,12 +17,34 @@ GROUP, VERSION, PLURAL = "techsapo.io", "v1alpha1", "techsapos"
 
 
 def apply_techsapo(
-    cluster: local_cluster.Cluster, namespace: str, environment: str, changes: dict[str, Any] | None = None
+    cluster: local_cluster.Cluster,
+    namespace: str,
+    environment: str,
+    changes: dict[str, Any] | None = None,
+    *,
+    first_creation_approved: bool = True,
+    as_user: str | None = None,
 ) -> dict[str, Any]:
-    """Apply an example as a GitOps tool would (its own field manager), in the test namespace."""
-    document = examples.with_changes(environment, changes or {})
+    """Apply an example as a GitOps tool would (its own field manager), in the test namespace.
+
+    Production waits for an admin's approval before anything is applied; tests that are not about
+    approval create it with ``approval.applyFirstCreation`` so that its first version applies at once.
+    """
+    all_changes = dict(changes or {})
+    if environment == "production" and first_creation_approved:
+        all_changes.setdefault("approval.applyFirstCreation", True)
+    document = examples.with_changes(environment, all_changes)
     document["metadata"]["namespace"] = namespace
-    cluster.kubectl("apply", "--server-side", "--field-manager=gitops", "-f", "-", stdin=json.dumps(document))
+    impersonation = [f"--as={as_user}"] if as_user else []
+    cluster.kubectl(
+        "apply",
+        "--server-side",
+        "--field-manager=gitops",
+        *impersonation,
+        "-f",
+        "-",
+        stdin=json.dumps(document),
+    )
     return document
 
 

@@ -112,13 +112,14 @@ def test_children_no_longer_wanted_are_pruned(
 def test_autoscaling_removed_prunes_the_autoscaler(
     cluster: local_cluster.Cluster, api: client.ApiClient, namespace: str, operator: operators.OperatorProcess
 ) -> None:
-    apply_techsapo(cluster, namespace, "production")
+    autoscaled = {"apiServer.autoscaling": {"minReplicas": 2, "maxReplicas": 4}}
+    apply_techsapo(cluster, namespace, "staging", autoscaled)
     wait_ready(api, namespace, "techsapo")
     assert ("HorizontalPodAutoscaler", "techsapo-api") in live_children(cluster, namespace, "techsapo")
-    apply_techsapo(cluster, namespace, "production", {"apiServer.autoscaling": {"enabled": False}})
+    apply_techsapo(cluster, namespace, "staging", {"apiServer.autoscaling": {"enabled": False}})
     wait_ready(api, namespace, "techsapo")
     assert ("HorizontalPodAutoscaler", "techsapo-api") not in live_children(cluster, namespace, "techsapo")
-    assert client.AppsV1Api(api).read_namespaced_deployment("techsapo-api", namespace).spec.replicas == 3
+    assert client.AppsV1Api(api).read_namespaced_deployment("techsapo-api", namespace).spec.replicas == 2
 
 
 @dataclass(frozen=True)
@@ -237,7 +238,7 @@ def test_deleted_while_the_operator_is_down_leaves_nothing_once_it_is_back(
 def test_pause_holds_every_write_and_resume_corrects(
     cluster: local_cluster.Cluster, api: client.ApiClient, namespace: str, operator: operators.OperatorProcess
 ) -> None:
-    apply_techsapo(cluster, namespace, "production")
+    apply_techsapo(cluster, namespace, "staging")
     wait_ready(api, namespace, "techsapo")
     cluster.kubectl("-n", namespace, "annotate", "techsapo", "techsapo", "techsapo.io/reconcile=disabled")
     paused = kube.wait_for(
@@ -257,7 +258,7 @@ def test_pause_holds_every_write_and_resume_corrects(
         "-p",
         '{"data":{"allowed_operations":"read,write"}}',
     )
-    apply_techsapo(cluster, namespace, "production", {"wallBounce.workers": 6})
+    apply_techsapo(cluster, namespace, "staging", {"wallBounce.workers": 6})
     time.sleep(5)  # several resync periods: a paused instance must stay as it is
     core = client.CoreV1Api(api)
     assert (
@@ -265,7 +266,7 @@ def test_pause_holds_every_write_and_resume_corrects(
         == "read,write"
     )
     assert (
-        client.AppsV1Api(api).read_namespaced_deployment("techsapo-wall-bounce", namespace).spec.replicas == 4
+        client.AppsV1Api(api).read_namespaced_deployment("techsapo-wall-bounce", namespace).spec.replicas == 2
     )
     assert operator.writes() == writes_before
     cluster.kubectl("-n", namespace, "annotate", "techsapo", "techsapo", "techsapo.io/reconcile-")
