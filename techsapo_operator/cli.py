@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import pathlib
 import sys
 from collections.abc import Sequence
 
@@ -65,6 +66,27 @@ def run_command(arguments: argparse.Namespace) -> int:
             metrics_address=arguments.metrics_address,
             log_format=arguments.log_format,
             verbose=arguments.verbose,
+        )
+    )
+
+
+def gateway_command(arguments: argparse.Namespace) -> int:
+    """Run the MCP gateway that enforces the operations policy."""
+    from techsapo_operator import gateway  # noqa: PLC0415  (aiohttp loads only to serve)
+
+    upstreams = {}
+    for entry in arguments.upstream:
+        name, separator, url = entry.partition("=")
+        if not separator or not name or not url.startswith(("http://", "https://")):
+            return _fail(f"--upstream {entry}: expected NAME=http(s)://host:port/path")
+        upstreams[name] = url
+    return gateway.main(
+        gateway.Options(
+            policy=pathlib.Path(arguments.policy),
+            upstreams=upstreams,
+            listen=arguments.listen,
+            max_body_bytes=arguments.max_body_bytes,
+            timeout_seconds=arguments.timeout_seconds,
         )
     )
 
@@ -139,6 +161,21 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--log-format", choices=["json", "text"], default="json")
     run.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG")
     run.set_defaults(handler=run_command)
+    gateway = commands.add_parser("gateway", help="run the MCP gateway that enforces the operations policy")
+    gateway.add_argument(
+        "--policy", required=True, help="the mounted policy ConfigMap folder, or a YAML file"
+    )
+    gateway.add_argument(
+        "--upstream",
+        action="append",
+        default=[],
+        metavar="NAME=URL",
+        help="an upstream MCP server, served at /mcp/NAME (repeatable)",
+    )
+    gateway.add_argument("--listen", default="0.0.0.0:8090", help="host:port to listen on")
+    gateway.add_argument("--max-body-bytes", type=_positive, default=1 << 20, help="largest request body")
+    gateway.add_argument("--timeout-seconds", type=_positive, default=30, help="upstream answer timeout")
+    gateway.set_defaults(handler=gateway_command)
     for name, summary in (
         ("approve", "approve the pending change of a TechSapo"),
         ("deny", "deny the pending change of a TechSapo"),

@@ -67,11 +67,14 @@ def policy_data(instance: meta.Instance) -> dict[str, str]:
     }
 
 
-def mcp_endpoint(instance: meta.Instance) -> str:
+def mcp_endpoints(instance: meta.Instance) -> list[str]:
+    """Where the app reaches each upstream MCP server: always through the gateway, at /mcp/<name>."""
     settings = instance.settings
     if settings.mcp_mode is McpProxyMode.SIDECAR:
-        return f"http://127.0.0.1:{settings.mcp_port}/mcp"
-    return f"http://{instance.child('mcp-proxy')}.{instance.namespace}.svc:{settings.mcp_port}/mcp"
+        base = f"http://127.0.0.1:{settings.mcp_port}"
+    else:
+        base = f"http://{instance.child('mcp-proxy')}.{instance.namespace}.svc:{settings.mcp_port}"
+    return [f"{base}/mcp/{upstream.name}" for upstream in settings.mcp_upstreams]
 
 
 def redis_service(instance: meta.Instance) -> str:
@@ -89,7 +92,7 @@ def app_config(instance: meta.Instance) -> dict[str, Any]:
         "allowCodeModification": settings.allow_code_modification,
         "logLevel": settings.log_level.value,
         "logFormat": settings.log_format.value,
-        "mcpServers": [mcp_endpoint(instance)],
+        "mcpServers": mcp_endpoints(instance),
         "mcpPolicyPath": "/etc/techsapo/mcp-policy",
         "redis": {
             "mode": settings.redis.mode.value,
