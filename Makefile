@@ -5,10 +5,10 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 SCANNERS := .venv-scanners
 SCANNERS_INSTALLED := $(SCANNERS)/.installed
-SOURCES := techsapo_operator controlplane tests
+SOURCES := techsapo_operator controlplane tests scripts
 
 .DEFAULT_GOAL := help
-.PHONY: help venv scanners lint format crds controlplane cluster-up cluster-down cluster-status unit test clean
+.PHONY: help bench-gateway venv scanners lint format crds controlplane cluster-up cluster-down cluster-status unit test clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -59,6 +59,9 @@ unit: $(INSTALLED) ## the fast tests: no cluster
 
 test: lint controlplane scanners ## lint, then every test (the integration tests start or reuse the cluster)
 	$(BIN)/pytest
+
+bench-gateway: $(INSTALLED) ## what the MCP gateway adds to a tool call, against calling the server directly
+	$(BIN)/python scripts/bench_gateway.py
 
 clean: cluster-down ## remove the virtual environment and caches (not the binary cache)
 	rm -rf $(VENV) $(SCANNERS) .mypy_cache .ruff_cache .pytest_cache *.egg-info

@@ -14,7 +14,7 @@ import pytest
 from mcp import Client
 from mcp.shared.exceptions import MCPError
 
-from tests.gateway.conftest import POLICY, Peers, write_policy
+from tests.gateway.peers import POLICY, Peers, write_policy
 
 T = TypeVar("T")
 
