@@ -8,7 +8,7 @@ SCANNERS_INSTALLED := $(SCANNERS)/.installed
 SOURCES := techsapo_operator controlplane tests scripts
 
 .DEFAULT_GOAL := help
-.PHONY: help bench-gateway venv scanners lint format crds controlplane cluster-up cluster-down cluster-status unit test clean
+.PHONY: help bench-gateway venv scanners redis-server lint format crds controlplane cluster-up cluster-down cluster-status unit test clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -29,6 +29,12 @@ $(SCANNERS_INSTALLED): tests/scanners/requirements.txt
 	touch $@
 
 scanners: $(SCANNERS_INSTALLED) ## install checkov and trivy (the manifest checkers) into .venv-scanners
+
+redis-server: ## install Debian's redis-server (the Redis Cluster tests run it), if it is missing
+	@command -v redis-server >/dev/null || { \
+	  echo "installing Debian's redis-server and redis-tools (needs root)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; }
+	@redis-server --version
 
 lint: $(INSTALLED) ## ruff and mypy --strict
 	$(BIN)/ruff check $(SOURCES)
@@ -57,7 +63,7 @@ cluster-status: $(INSTALLED) ## say whether the local control plane runs
 unit: $(INSTALLED) ## the fast tests: no cluster
 	$(BIN)/pytest -m 'not integration'
 
-test: lint controlplane scanners ## lint, then every test (the integration tests start or reuse the cluster)
+test: lint controlplane scanners redis-server ## lint, then every test (the integration tests start or reuse the cluster)
 	$(BIN)/pytest
 
 bench-gateway: $(INSTALLED) ## what the MCP gateway adds to a tool call, against calling the server directly

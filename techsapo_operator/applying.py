@@ -66,13 +66,16 @@ class Applier:
         self._unresolved: dict[ObjectKey, tuple[str, list[str]]] = {}
         self._namespace_labels: dict[str, dict[str, str]] = {}
 
-    async def sync(self, desired: list[dict[str, Any]], *, owner_uid: str) -> SyncResult:
+    async def sync(
+        self, desired: list[dict[str, Any]], *, owner_uid: str, keep: set[ObjectKey] | None = None
+    ) -> SyncResult:
+        """Apply desired and prune every other owned child, except those in ``keep``."""
         result = SyncResult()
         for child in desired:
             change = await self._apply_if_needed(child)
             if change is not None:
                 result.changed.append(change)
-        result.pruned = await self._prune(desired, owner_uid=owner_uid)
+        result.pruned = await self._prune(desired, owner_uid=owner_uid, keep=keep or set())
         return result
 
     async def label_namespace(self, name: str, labels: dict[str, str]) -> Change | None:
@@ -135,8 +138,10 @@ class Applier:
             self._unresolved.pop(key, None)
         return Change(key, paths)
 
-    async def _prune(self, desired: list[dict[str, Any]], *, owner_uid: str) -> list[ObjectKey]:
-        wanted = {ObjectKey.of(child) for child in desired}
+    async def _prune(
+        self, desired: list[dict[str, Any]], *, owner_uid: str, keep: set[ObjectKey]
+    ) -> list[ObjectKey]:
+        wanted = {ObjectKey.of(child) for child in desired} | keep
         pruned = []
         for live in self._children.owned_by(owner_uid):
             key = ObjectKey.of(live)

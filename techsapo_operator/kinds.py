@@ -53,6 +53,7 @@ SERVICE = Kind("v1", "Service", "services")
 NETWORK_POLICY = Kind("networking.k8s.io/v1", "NetworkPolicy", "networkpolicies")
 STATEFUL_SET = Kind("apps/v1", "StatefulSet", "statefulsets")
 DEPLOYMENT = Kind("apps/v1", "Deployment", "deployments")
+JOB = Kind("batch/v1", "Job", "jobs")
 POD_DISRUPTION_BUDGET = Kind("policy/v1", "PodDisruptionBudget", "poddisruptionbudgets")
 HORIZONTAL_POD_AUTOSCALER = Kind("autoscaling/v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers")
 
@@ -63,6 +64,7 @@ CHILDREN = (
     SERVICE,
     NETWORK_POLICY,
     STATEFUL_SET,
+    JOB,
     DEPLOYMENT,
     POD_DISRUPTION_BUDGET,
     HORIZONTAL_POD_AUTOSCALER,

@@ -73,6 +73,11 @@ def _pinned_image_rule(path: str) -> rules.Rule:
     )
 
 
+def _unchanged(field: str, default: int) -> str:
+    """CEL: the field, or its default where unset, is the same as before."""
+    return f"(has(self.{field}) ? self.{field} : {default}) == (has(oldSelf.{field}) ? oldSelf.{field} : {default})"
+
+
 NETWORK_PEER_RULES = (
     rules.Rule(
         cel="has(self.cidr) != (has(self.namespaceLabels) || has(self.podLabels))",
@@ -106,6 +111,16 @@ POLICY_RULES = (
     ),
 )
 REDIS_RULES = (
+    rules.Rule(
+        cel=_unchanged("shards", profiles.DEFAULT_SHARDS)
+        + " && "
+        + _unchanged("replicasPerShard", profiles.DEFAULT_REPLICAS_PER_SHARD),
+        message="cannot change once the instance exists: resharding moves keys, which the operator does not do "
+        "yet; create a new instance and migrate the data to it",
+        holds=None,  # only the API server sees the old object
+        field=".shards",
+        reason="FieldValueForbidden",
+    ),
     rules.Rule(
         cel="!has(self.mode) || self.mode != 'cluster' || !has(self.shards) || self.shards >= 3",
         message="a Redis Cluster needs at least 3 shards",

@@ -10,7 +10,7 @@ from typing import Any
 
 from techsapo_operator import conditions, profiles
 from techsapo_operator.conditions import Observation
-from techsapo_operator.vocabulary import McpProxyMode
+from techsapo_operator.vocabulary import McpProxyMode, RedisMode
 
 
 def _generation_seen(live: dict[str, Any]) -> bool:
@@ -63,6 +63,34 @@ def statefulset(type_: str, live: dict[str, Any] | None) -> Observation:
     return Observation(type_, True, "Ready", f"StatefulSet {name}: {ready} of {wanted} pods ready")
 
 
+def redis(
+    statefulset_observation: Observation, bootstrap: dict[str, Any] | None, *, cluster: bool
+) -> Observation:
+    """Redis is ready when its pods are, and, for a cluster, once the bootstrap Job formed it."""
+    if not cluster or not statefulset_observation.status:
+        return statefulset_observation
+    if bootstrap is None:
+        return Observation(conditions.REDIS_READY, False, "BootstrapPending", "the bootstrap Job starts next")
+    name = bootstrap["metadata"]["name"]
+    for condition in bootstrap.get("status", {}).get("conditions", []):
+        if condition.get("type") == "Complete" and condition.get("status") == "True":
+            return Observation(
+                conditions.REDIS_READY,
+                True,
+                "ClusterFormed",
+                f"{statefulset_observation.message}; Job {name} formed the cluster",
+            )
+        if condition.get("type") == "Failed" and condition.get("status") == "True":
+            reason = condition.get("reason", "Failed")
+            return Observation(
+                conditions.REDIS_READY,
+                False,
+                "BootstrapFailed",
+                f"Job {name} failed ({reason}): {condition.get('message', '')}; see its pod's log",
+            )
+    return Observation(conditions.REDIS_READY, False, "Bootstrapping", f"Job {name} is forming the cluster")
+
+
 def policy(desired: dict[str, Any], live: dict[str, Any] | None, policy_hash: str) -> Observation:
     name = desired["metadata"]["name"]
     if live is None:
@@ -88,7 +116,8 @@ def components(
     api: dict[str, Any] | None,
     wall_bounce: dict[str, Any] | None,
     mcp_proxy: dict[str, Any] | None,
-    redis: dict[str, Any] | None,
+    redis_set: dict[str, Any] | None,
+    bootstrap: dict[str, Any] | None,
 ) -> list[Observation]:
     """One observation per component, from its live workload (None where it is missing)."""
     floor = settings.autoscaling.min_replicas if settings.autoscaling else 0
@@ -108,5 +137,6 @@ def components(
         )
     else:
         observed.append(deployment(conditions.MCP_PROXY_READY, mcp_proxy))
-    observed.append(statefulset(conditions.REDIS_READY, redis))
+    cluster = settings.redis.mode is RedisMode.CLUSTER
+    observed.append(redis(statefulset(conditions.REDIS_READY, redis_set), bootstrap, cluster=cluster))
     return observed

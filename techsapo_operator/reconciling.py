@@ -32,7 +32,7 @@ from techsapo_operator import (
 )
 from techsapo_operator.applying import StepError
 from techsapo_operator.conditions import Observation
-from techsapo_operator.rendering import deployments, meta, namespaces
+from techsapo_operator.rendering import deployments, jobs, meta, namespaces
 from techsapo_operator.vocabulary import Environment
 
 logger = logging.getLogger(__name__)
@@ -229,7 +229,8 @@ class Controller:
         )
         result = applying.SyncResult()
         if approval.target is not None:  # with nothing approved yet, nothing is applied and nothing pruned
-            result = await self.applier.sync(desired, owner_uid=metadata["uid"])
+            applied, deferred = self._defer_bootstrap(desired)
+            result = await self.applier.sync(applied, owner_uid=metadata["uid"], keep=deferred)
         labelled = await self.applier.label_namespace(metadata["namespace"], namespaces.labels(instance))
         if labelled is not None:
             result.changed.append(labelled)
@@ -239,6 +240,20 @@ class Controller:
             await self.event(body, *approval.event)
         await self._write_observed(body, instance, desired, approval)
         return "changed" if result.changed or result.pruned else "unchanged"
+
+    def _defer_bootstrap(
+        self, desired: list[dict[str, Any]]
+    ) -> tuple[list[dict[str, Any]], set[kinds.ObjectKey]]:
+        """Hold the Redis bootstrap Job back until every Redis pod is Ready (it is kept, not pruned)."""
+        job = next((c for c in desired if c["kind"] == kinds.JOB.kind), None)
+        if job is None or self.children.get(kinds.ObjectKey.of(job)) is not None:
+            return desired, set()
+        pods_ready = observing.statefulset(
+            conditions.REDIS_READY, self._live(desired, kinds.STATEFUL_SET, meta.REDIS)
+        )
+        if pods_ready.status:
+            return desired, set()
+        return [c for c in desired if c is not job], {kinds.ObjectKey.of(job)}
 
     def _live(self, desired: list[dict[str, Any]], kind: kinds.Kind, component: str) -> dict[str, Any] | None:
         for child in desired:
@@ -260,7 +275,8 @@ class Controller:
             api=self._live(desired, kinds.DEPLOYMENT, meta.API_SERVER),
             wall_bounce=self._live(desired, kinds.DEPLOYMENT, meta.WALL_BOUNCE),
             mcp_proxy=self._live(desired, kinds.DEPLOYMENT, meta.MCP_PROXY),
-            redis=self._live(desired, kinds.STATEFUL_SET, meta.REDIS),
+            redis_set=self._live(desired, kinds.STATEFUL_SET, meta.REDIS),
+            bootstrap=self._live(desired, kinds.JOB, jobs.BOOTSTRAP_COMPONENT),
         )
         components.append(
             observing.policy(policy_map, self.children.get(kinds.ObjectKey.of(policy_map)), policy_hash)

@@ -123,7 +123,6 @@ def redis_conf(instance: meta.Instance) -> str:
         "bind * -::*",
         "protected-mode yes",
         f"port {REDIS_PORT}",
-        "dir /data",
         'save ""',
         f"appendonly {'yes' if redis.persistence else 'no'}",
         f"maxmemory {quantity_bytes(redis.max_memory)}",
@@ -134,7 +133,7 @@ def redis_conf(instance: meta.Instance) -> str:
     if redis.mode is RedisMode.CLUSTER:
         lines += [
             "cluster-enabled yes",
-            "cluster-config-file /data/nodes.conf",
+            "cluster-config-file nodes.conf",  # in the data folder, given as --dir
             "cluster-node-timeout 5000",
             "cluster-preferred-endpoint-type hostname",
         ]

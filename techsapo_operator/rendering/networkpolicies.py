@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from techsapo_operator import models
-from techsapo_operator.rendering import configmaps, meta
+from techsapo_operator.rendering import configmaps, jobs, meta
 from techsapo_operator.vocabulary import McpProxyMode, RedisMode
 
 DNS_PORTS = [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]
@@ -146,10 +146,29 @@ def render(instance: meta.Instance) -> list[dict[str, Any]]:
             {"protocol": "TCP", "port": p} for p in (configmaps.REDIS_PORT, configmaps.REDIS_BUS_PORT)
         ]
         redis_ingress.append({"from": [_pods(instance, meta.REDIS)], "ports": peer_ports})
+        redis_ingress.append(
+            {
+                "from": [_pods(instance, jobs.BOOTSTRAP_COMPONENT)],
+                "ports": [{"protocol": "TCP", "port": configmaps.REDIS_PORT}],
+            }
+        )
         redis_egress = [
             {"to": [DNS_PEER], "ports": DNS_PORTS},
             {"to": [_pods(instance, meta.REDIS)], "ports": peer_ports},
         ]
+        # The bootstrap Job talks to each node's client port, and nothing else.
+        policies.append(
+            _policy(
+                instance,
+                suffix=jobs.BOOTSTRAP_SUFFIX,
+                component=jobs.BOOTSTRAP_COMPONENT,
+                ingress=[],
+                egress=[
+                    {"to": [DNS_PEER], "ports": DNS_PORTS},
+                    _egress([_pods(instance, meta.REDIS)], [configmaps.REDIS_PORT]),
+                ],
+            )
+        )
     policies.append(
         _policy(instance, suffix="redis", component=meta.REDIS, ingress=redis_ingress, egress=redis_egress)
     )

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from techsapo_operator.rendering import deployments, meta
-from techsapo_operator.vocabulary import McpProxyMode
+from techsapo_operator.rendering import deployments, jobs, meta
+from techsapo_operator.vocabulary import McpProxyMode, RedisMode
 
 
 def _service_account(instance: meta.Instance, suffix: str, component: str) -> dict[str, Any]:
@@ -25,4 +25,6 @@ def render(instance: meta.Instance) -> list[dict[str, Any]]:
     ]
     if instance.settings.mcp_mode is McpProxyMode.ISOLATED:
         accounts.append(_service_account(instance, deployments.MCP_PROXY_SUFFIX, meta.MCP_PROXY))
+    if instance.settings.redis.mode is RedisMode.CLUSTER:
+        accounts.append(_service_account(instance, jobs.BOOTSTRAP_SUFFIX, jobs.BOOTSTRAP_COMPONENT))
     return accounts

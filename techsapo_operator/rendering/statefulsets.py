@@ -23,7 +23,7 @@ def headless_service(instance: meta.Instance) -> str:
 
 def _redis_container(instance: meta.Instance) -> pods.Container:
     redis = instance.settings.redis
-    args = ["redis-server", "/etc/redis/redis.conf"]
+    args = ["redis-server", "/etc/redis/redis.conf", "--dir", "/data"]  # data only on the data volume
     ports = [{"name": "redis", "containerPort": configmaps.REDIS_PORT, "protocol": "TCP"}]
     env: list[dict[str, Any]] = []
     if redis.mode is RedisMode.CLUSTER:

@@ -70,7 +70,13 @@ def test_example_converges_with_every_child_present_and_pods_running(
         .list_namespaced_pod(namespace, label_selector=f"{meta.INSTANCE_LABEL}={name}")
         .items
     )
-    assert pods and all(p.status.phase == "Running" for p in pods)
+    bootstrap = [p for p in pods if p.metadata.labels[meta.COMPONENT_LABEL] == "redis-bootstrap"]
+    serving = [p for p in pods if p not in bootstrap]
+    assert serving and all(p.status.phase == "Running" for p in serving)
+    assert all(p.status.phase == "Succeeded" for p in bootstrap)
+    assert len(bootstrap) == (0 if environment == "dev" else 1)
+    if environment != "dev":
+        assert condition(body, "RedisReady")["reason"] == "ClusterFormed"
     annotations = body["metadata"].get("annotations", {})
     assert not [key for key in annotations if "kopf" in key or key.startswith("techsapo.io/")], annotations
     assert body["metadata"].get("finalizers") is None

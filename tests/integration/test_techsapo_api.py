@@ -71,6 +71,18 @@ def test_environment_cannot_change_after_creation(cluster: local_cluster.Cluster
     assert "spec.environment: Invalid value: cannot change after creation" in result.stderr
 
 
+@pytest.mark.parametrize("changes", [{"redis.shards": 4}, {"redis.replicasPerShard": 2}])
+def test_redis_topology_cannot_change_once_created(
+    cluster: local_cluster.Cluster, namespace: str, changes: dict[str, Any]
+) -> None:
+    assert apply(cluster, in_namespace(examples.document("staging"), namespace)).returncode == 0
+    result = apply(cluster, in_namespace(examples.with_changes("staging", changes), namespace))
+    assert result.returncode != 0
+    assert "spec.redis.shards: Forbidden: cannot change once the instance exists: resharding moves keys" in (
+        result.stderr
+    ), result.stderr
+
+
 @pytest.mark.parametrize("environment", examples.ENVIRONMENTS)
 def test_rendered_children_apply_in_a_restricted_namespace_without_warnings(
     cluster: local_cluster.Cluster, namespace: str, environment: str

@@ -17,7 +17,7 @@ def instance_pods(children: list[dict[str, Any]]) -> list[netpol.Endpoint]:
     """One endpoint per workload (two for a Redis Cluster, so peer traffic shows), with its ports."""
     pods = []
     for child in children:
-        if child["kind"] not in ("Deployment", "StatefulSet"):
+        if child["kind"] not in ("Deployment", "StatefulSet", "Job"):
             continue
         template = child["spec"]["template"]
         ports = tuple(
@@ -87,6 +87,10 @@ def test_production_reachability_is_exactly_the_intended_one() -> None:
     expected |= to("mcp-proxy", "dns", *DNS)
     for one, other in (("redis-0", "redis-1"), ("redis-1", "redis-0")):
         expected |= to(one, other, ("TCP", 6379), ("TCP", 16379)) | to(one, "dns", *DNS)
+    expected |= to("redis-bootstrap", "redis-0", ("TCP", 6379)) | to(
+        "redis-bootstrap", "redis-1", ("TCP", 6379)
+    )
+    expected |= to("redis-bootstrap", "dns", *DNS)
     found = reachability("production", mcp_namespace="techsapo-mcp", gateway_namespace="techsapo-gateway")
     assert sorted(found - expected) == [], "allowed but not intended"
     assert sorted(expected - found) == [], "intended but not allowed"
@@ -116,4 +120,7 @@ def test_no_one_outside_the_instance_reaches_redis_or_the_workers(environment: s
     found = reachability(environment, mcp_namespace="techsapo-mcp", gateway_namespace="techsapo-gateway")
     for source, destination, _, _ in found:
         if destination.startswith("redis") or destination == "wall-bounce":
-            assert source in {"api-server", "wall-bounce", "redis-0", "redis-1"}, (source, destination)
+            assert source in {"api-server", "wall-bounce", "redis-0", "redis-1", "redis-bootstrap"}, (
+                source,
+                destination,
+            )

@@ -26,7 +26,7 @@ def by_kind(objects: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any
 
 def pod_templates(objects: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, Any]]]:
     for child in objects:
-        if child["kind"] in ("Deployment", "StatefulSet"):
+        if child["kind"] in ("Deployment", "StatefulSet", "Job"):
             yield child["metadata"]["name"], child["spec"]["template"]
 
 
