@@ -75,7 +75,8 @@ def _pinned_image_rule(path: str) -> rules.Rule:
 
 def _unchanged(field: str, default: int) -> str:
     """CEL: the field, or its default where unset, is the same as before."""
-    return f"(has(self.{field}) ? self.{field} : {default}) == (has(oldSelf.{field}) ? oldSelf.{field} : {default})"
+    now, before = f"self.{field}", f"oldSelf.{field}"
+    return f"(has({now}) ? {now} : {default}) == (has({before}) ? {before} : {default})"
 
 
 NETWORK_PEER_RULES = (
@@ -115,8 +116,8 @@ REDIS_RULES = (
         cel=_unchanged("shards", profiles.DEFAULT_SHARDS)
         + " && "
         + _unchanged("replicasPerShard", profiles.DEFAULT_REPLICAS_PER_SHARD),
-        message="cannot change once the instance exists: resharding moves keys, which the operator does not do "
-        "yet; create a new instance and migrate the data to it",
+        message="cannot change once the instance exists: resharding moves keys, which the operator does "
+        "not do yet; create a new instance and migrate the data to it",
         holds=None,  # only the API server sees the old object
         field=".shards",
         reason="FieldValueForbidden",
