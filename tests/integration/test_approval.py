@@ -160,6 +160,20 @@ def converge_production(
     return str(first["hash"])
 
 
+def gitops_change(
+    cluster: local_cluster.Cluster,
+    api: client.ApiClient,
+    namespace: str,
+    gitops: str,
+    changes: dict[str, Any],
+    *,
+    generation: int,
+) -> dict[str, Any]:
+    """GitOps changes the production spec; returns the pending change the operator records."""
+    apply_techsapo(cluster, namespace, "production", changes, first_creation_approved=False, as_user=gitops)
+    return pending(api, namespace, generation=generation)
+
+
 def test_a_production_change_waits_for_an_admin_and_rolls_out_once_approved(
     cluster: local_cluster.Cluster,
     api: client.ApiClient,
@@ -169,10 +183,7 @@ def test_a_production_change_waits_for_an_admin_and_rolls_out_once_approved(
 ) -> None:
     converge_production(cluster, api, namespace, gitops)
     old_image = image(api, namespace)
-    apply_techsapo(
-        cluster, namespace, "production", {"image": NEW_IMAGE}, first_creation_approved=False, as_user=gitops
-    )
-    change = pending(api, namespace, generation=2)
+    change = gitops_change(cluster, api, namespace, gitops, {"image": NEW_IMAGE}, generation=2)
     assert any("containers[api-server].image" in line and NEW_IMAGE in line for line in change["summary"])
     body = read(api, namespace, "techsapo")
     assert condition(body, "ApprovalPending")["status"] == "True"
@@ -217,19 +228,10 @@ def test_a_stale_hash_is_refused(
     operator: operators.OperatorProcess,
 ) -> None:
     converge_production(cluster, api, namespace, gitops)
-    apply_techsapo(
-        cluster, namespace, "production", {"image": NEW_IMAGE}, first_creation_approved=False, as_user=gitops
+    first = gitops_change(cluster, api, namespace, gitops, {"image": NEW_IMAGE}, generation=2)
+    second = gitops_change(
+        cluster, api, namespace, gitops, {"image": "ghcr.io/techsapo/techsapo:1.6.0"}, generation=3
     )
-    first = pending(api, namespace, generation=2)
-    apply_techsapo(
-        cluster,
-        namespace,
-        "production",
-        {"image": "ghcr.io/techsapo/techsapo:1.6.0"},
-        first_creation_approved=False,
-        as_user=gitops,
-    )
-    second = pending(api, namespace, generation=3)
     result = approve(cluster, namespace, "--hash", first["hash"])
     assert result.returncode == 1
     assert f"hash {first['hash']} is stale: the pending change is now {second['hash']}" in result.stderr
@@ -252,10 +254,7 @@ def test_an_approval_cannot_be_forged(
     operator: operators.OperatorProcess,
 ) -> None:
     converge_production(cluster, api, namespace, gitops)
-    apply_techsapo(
-        cluster, namespace, "production", {"image": NEW_IMAGE}, first_creation_approved=False, as_user=gitops
-    )
-    change = pending(api, namespace, generation=2)
+    change = gitops_change(cluster, api, namespace, gitops, {"image": NEW_IMAGE}, generation=2)
     as_bob = {"hash": change["hash"], "user": "bob", "time": "2026-12-01T00:00:00Z", "reason": ""}
     refused = patch_status(
         cluster, namespace, {"approval": as_bob}, user="alice", groups=("techsapo-admins",)
@@ -281,10 +280,7 @@ def test_a_restart_between_change_and_approval_loses_nothing(
     operator: operators.OperatorProcess,
 ) -> None:
     converge_production(cluster, api, namespace, gitops)
-    apply_techsapo(
-        cluster, namespace, "production", {"image": NEW_IMAGE}, first_creation_approved=False, as_user=gitops
-    )
-    change = pending(api, namespace, generation=2)
+    change = gitops_change(cluster, api, namespace, gitops, {"image": NEW_IMAGE}, generation=2)
     operator.stop(kill=True)
     operator.start()
     operators.wait_until_quiet(operator)
@@ -305,10 +301,7 @@ def test_a_denied_change_keeps_the_approved_children_and_says_why(
     operator: operators.OperatorProcess,
 ) -> None:
     converge_production(cluster, api, namespace, gitops)
-    apply_techsapo(
-        cluster, namespace, "production", {"image": NEW_IMAGE}, first_creation_approved=False, as_user=gitops
-    )
-    change = pending(api, namespace, generation=2)
+    change = gitops_change(cluster, api, namespace, gitops, {"image": NEW_IMAGE}, generation=2)
     denied = cli(
         cluster,
         "deny",
