@@ -35,6 +35,12 @@ PRINTER_COLUMNS = [
         "jsonPath": '.status.conditions[?(@.type=="Ready")].reason',
         "description": "Why the instance is or is not ready",
     },
+    {
+        "name": "Pending",
+        "type": "string",
+        "jsonPath": ".status.pendingChange.hash",
+        "description": "The hash of a change waiting for an admin's approval",
+    },
     {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
 ]
 

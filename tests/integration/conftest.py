@@ -111,6 +111,13 @@ def operator_kubeconfig(
     return path
 
 
+@pytest.fixture(scope="session")
+def approvers(cluster: local_cluster.Cluster, installed: None) -> None:
+    cluster.kubectl(
+        "apply", "--server-side", "-f", str(ROOT / "manifests" / "examples" / "approver-binding.yaml")
+    )
+
+
 def _namespace_name(request: pytest.FixtureRequest) -> str:
     base = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:40].strip("-")
     return f"t-{base}-{uuid.uuid4().hex[:5]}"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from typing import Any, cast
 
 from kubernetes import client
@@ -101,3 +103,25 @@ def events(api: client.ApiClient, namespace: str, reason: str) -> list[str]:
 
 def name_of(environment: str) -> str:
     return str(examples.document(environment)["metadata"]["name"])
+
+
+def cli(
+    cluster: local_cluster.Cluster, *arguments: str, user: str, groups: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess[str]:
+    """techsapo-operator approve/deny/status, as a user would run it (kubectl techsapo ... does the same)."""
+    impersonation = [f"--as={user}", *(f"--as-group={group}" for group in groups)]
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "techsapo_operator",
+            *arguments,
+            "--kubeconfig",
+            str(cluster.kubeconfig),
+            *impersonation,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )

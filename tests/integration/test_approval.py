@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import pathlib
 import subprocess
-import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,7 +18,7 @@ from kubernetes import client
 
 from controlplane import cluster as local_cluster
 from tests.integration import kube, operators
-from tests.integration.techsapos import apply_techsapo, condition, events, read, wait_ready
+from tests.integration.techsapos import apply_techsapo, cli, condition, events, read, wait_ready
 
 pytestmark = pytest.mark.usefixtures("installed", "approvers")
 
@@ -27,13 +26,6 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 ADMIN = ("alice", "techsapo-admins")
 OPERATOR_ACCOUNT = "system:serviceaccount:techsapo-system:techsapo-operator"
 NEW_IMAGE = "ghcr.io/techsapo/techsapo:1.5.0"
-
-
-@pytest.fixture(scope="session")
-def approvers(cluster: local_cluster.Cluster, installed: None) -> None:
-    cluster.kubectl(
-        "apply", "--server-side", "-f", str(ROOT / "manifests" / "examples" / "approver-binding.yaml")
-    )
 
 
 @pytest.fixture
@@ -75,28 +67,6 @@ def operator(
     yield process.start()
     process.stop()
     print(f"--- operator log ---\n{process.log.read_text()[-6000:]}")
-
-
-def cli(
-    cluster: local_cluster.Cluster, *arguments: str, user: str, groups: tuple[str, ...] = ()
-) -> subprocess.CompletedProcess[str]:
-    """techsapo-operator approve/deny/status, as a user would run it (kubectl techsapo ... does the same)."""
-    impersonation = [f"--as={user}", *(f"--as-group={group}" for group in groups)]
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "techsapo_operator",
-            *arguments,
-            "--kubeconfig",
-            str(cluster.kubeconfig),
-            *impersonation,
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
 
 
 def approve(

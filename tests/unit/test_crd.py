@@ -65,6 +65,7 @@ def test_names_columns_and_status_subresource() -> None:
         "Environment",
         "Ready",
         "Reason",
+        "Pending",
         "Age",
     ]
 
