@@ -8,7 +8,13 @@ SCANNERS_INSTALLED := $(SCANNERS)/.installed
 SOURCES := techsapo_operator controlplane tests scripts
 
 .DEFAULT_GOAL := help
-.PHONY: help bench-gateway venv scanners redis-server lint format crds controlplane cluster-up cluster-down cluster-status unit test clean
+.PHONY: help demo demo-down bench-gateway venv scanners redis-server lint format crds controlplane cluster-up cluster-down cluster-status unit test clean
+
+demo: controlplane ## the main job: cluster, install, operator, the three examples, the result
+	scripts/demo.sh
+
+demo-down: $(INSTALLED) ## stop what make demo started
+	scripts/demo-down.sh
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
