@@ -198,6 +198,19 @@ class Cluster:
         }
         self.kubeconfig.write_text(json.dumps(config, indent=2))
 
+    def service_account_kubeconfig(
+        self, namespace: str, name: str, path: pathlib.Path, *, duration: str = "2h"
+    ) -> pathlib.Path:
+        """A kubeconfig at path that authenticates as a ServiceAccount, with a bound token."""
+        token = self.kubectl(
+            "create", "token", name, "-n", namespace, f"--duration={duration}"
+        ).stdout.strip()
+        config = json.loads(self.kubeconfig.read_text())
+        config["users"] = [{"name": name, "user": {"token": token}}]
+        config["contexts"][0]["context"]["user"] = name
+        path.write_text(json.dumps(config, indent=2))
+        return path
+
     def _link_binaries(self, folder: pathlib.Path) -> None:
         self.bin.mkdir(parents=True, exist_ok=True)
         for binary in build.BINARIES:

@@ -18,15 +18,9 @@ step "the operator, as its own ServiceAccount (kwok runs no containers, so it ru
 if [ -f .cluster/operator.pid ] && kill -0 "$(cat .cluster/operator.pid)" 2>/dev/null; then
   echo "already running (pid $(cat .cluster/operator.pid))"
 else
-  token=$(kubectl create token techsapo-operator -n techsapo-system --duration=24h)
-  .venv/bin/python - "$token" <<'PYTHON'
-import json, pathlib, sys
-state = pathlib.Path(".cluster").resolve()
-config = json.loads((state / "kubeconfig").read_text())
-config["users"] = [{"name": "operator", "user": {"token": sys.argv[1]}}]
-config["contexts"][0]["context"]["user"] = "operator"
-(state / "operator.kubeconfig").write_text(json.dumps(config))
-PYTHON
+  .venv/bin/python -c 'import pathlib; from controlplane import cluster
+cluster.Cluster.default().service_account_kubeconfig("techsapo-system", "techsapo-operator",
+    pathlib.Path(".cluster/operator.kubeconfig").resolve(), duration="24h")'
   nohup .venv/bin/techsapo-operator run --kubeconfig .cluster/operator.kubeconfig --log-format text \
     --health-address 127.0.0.1:18080 --metrics-address 127.0.0.1:19090 > .cluster/logs/operator.log 2>&1 &
   echo $! > .cluster/operator.pid

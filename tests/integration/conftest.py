@@ -10,7 +10,6 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-import yaml
 from kubernetes import client, config, dynamic
 
 from controlplane import cluster as local_cluster
@@ -84,31 +83,8 @@ def operator_kubeconfig(
     cluster: local_cluster.Cluster, installed: None, tmp_path_factory: pytest.TempPathFactory
 ) -> pathlib.Path:
     """A kubeconfig that authenticates as the operator's own ServiceAccount, with a bound token."""
-    token = cluster.kubectl(
-        "create", "token", "techsapo-operator", "-n", "techsapo-system", "--duration=2h"
-    ).stdout.strip()
-    path = tmp_path_factory.mktemp("operator") / "kubeconfig"
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "current-context": "operator",
-                "clusters": [
-                    {
-                        "name": "local",
-                        "cluster": {
-                            "server": cluster.server,
-                            "certificate-authority": str(cluster.pki / "ca.crt"),
-                        },
-                    }
-                ],
-                "users": [{"name": "operator", "user": {"token": token}}],
-                "contexts": [{"name": "operator", "context": {"cluster": "local", "user": "operator"}}],
-            }
-        )
-    )
-    return path
+    folder = tmp_path_factory.mktemp("operator")
+    return cluster.service_account_kubeconfig("techsapo-system", "techsapo-operator", folder / "kubeconfig")
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,6 @@ import pathlib
 from collections.abc import Iterator
 
 import pytest
-import yaml
 from kubernetes import client
 
 from controlplane import cluster as local_cluster
@@ -45,37 +44,11 @@ def namespaced_only(cluster: local_cluster.Cluster, installed: None) -> Iterator
     cluster.kubectl("apply", "--server-side", "--force-conflicts", "-k", str(ROOT / "manifests" / "base"))
 
 
-def token_kubeconfig(cluster: local_cluster.Cluster, folder: pathlib.Path) -> pathlib.Path:
-    token = cluster.kubectl("create", "token", "techsapo-operator", "-n", "techsapo-system").stdout.strip()
-    path = folder / "kubeconfig"
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "current-context": "operator",
-                "clusters": [
-                    {
-                        "name": "local",
-                        "cluster": {
-                            "server": cluster.server,
-                            "certificate-authority": str(cluster.pki / "ca.crt"),
-                        },
-                    }
-                ],
-                "users": [{"name": "operator", "user": {"token": token}}],
-                "contexts": [{"name": "operator", "context": {"cluster": "local", "user": "operator"}}],
-            }
-        )
-    )
-    return path
-
-
 @pytest.mark.usefixtures("namespaced_only")
 def test_the_namespaced_install_converges_an_instance_in_its_namespace(
     cluster: local_cluster.Cluster, api: client.ApiClient, tmp_path: pathlib.Path
 ) -> None:
-    kubeconfig = token_kubeconfig(cluster, tmp_path)
+    kubeconfig = cluster.service_account_kubeconfig("techsapo-system", "techsapo-operator", tmp_path / "kc")
     who = "--as=system:serviceaccount:techsapo-system:techsapo-operator"
     assert (
         cluster.kubectl("auth", "can-i", "list", "techsapos", "-A", who, check=False).stdout.strip() == "no"
