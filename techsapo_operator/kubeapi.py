@@ -92,6 +92,14 @@ class ApiError(Exception):
             return cls(response.status_code, response.reason_phrase, response.text[:500])
 
 
+def _body(response: httpx.Response) -> dict[str, Any]:
+    """The answer's object; raises ApiError when the API server refused the request."""
+    if response.status_code >= 400:
+        raise ApiError.of(response)
+    body: dict[str, Any] = response.json()
+    return body
+
+
 class Api:
     """The operator's API calls; one instance (one connection pool) per process."""
 
@@ -164,20 +172,14 @@ class Api:
             content_type=APPLY_PATCH,
             params={"fieldManager": self.field_manager, "force": "true"},
         )
-        if response.status_code >= 400:
-            raise ApiError.of(response)
-        result: dict[str, Any] = response.json()
-        return result
+        return _body(response)
 
     async def get(self, kind: kinds.Kind, namespace: str | None, name: str) -> dict[str, Any] | None:
         """The object, or None if it does not exist."""
         response = await self._request("get", "GET", kind, kind.path(namespace=namespace, name=name))
         if response.status_code == 404:
             return None
-        if response.status_code >= 400:
-            raise ApiError.of(response)
-        result: dict[str, Any] = response.json()
-        return result
+        return _body(response)
 
     async def list(
         self, kind: kinds.Kind, *, namespace: str | None = None, label_selector: str | None = None
@@ -189,9 +191,7 @@ class Api:
             response = await self._request(
                 "list", "GET", kind, kind.path(namespace=namespace), params=params | {"limit": "500"}
             )
-            if response.status_code >= 400:
-                raise ApiError.of(response)
-            page = response.json()
+            page = _body(response)
             items += [{"apiVersion": kind.api_version, "kind": kind.kind, **item} for item in page["items"]]
             token = page.get("metadata", {}).get("continue")
             if not token:
@@ -228,10 +228,7 @@ class Api:
             content_type=MERGE_PATCH,
             params={"fieldManager": self.field_manager},
         )
-        if response.status_code >= 400:
-            raise ApiError.of(response)
-        result: dict[str, Any] = response.json()
-        return result
+        return _body(response)
 
     async def create(self, kind: kinds.Kind, namespace: str | None, body: dict[str, Any]) -> dict[str, Any]:
         response = await self._request(
@@ -242,7 +239,4 @@ class Api:
             body=body,
             params={"fieldManager": self.field_manager},
         )
-        if response.status_code >= 400:
-            raise ApiError.of(response)
-        result: dict[str, Any] = response.json()
-        return result
+        return _body(response)
