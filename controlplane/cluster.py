@@ -28,6 +28,8 @@ from controlplane import build
 
 ROOT = build.HERE.parent
 NODE_COUNT = 2
+# In start order; stopped in reverse.
+COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
 
 
 @dataclass(frozen=True)
@@ -259,14 +261,12 @@ class Cluster:
             "--leader-elect=false",
         ]
 
-    def _start_all(self, folder: pathlib.Path) -> None:
+    def _command(self, component: str, folder: pathlib.Path) -> tuple[pathlib.Path, list[str]]:
+        """The binary and arguments of one component."""
         ports = self.ports
-        etcd_data = self.state / "etcd"
-        self._start(
-            "etcd",
-            folder / "etcd",
-            [
-                f"--data-dir={etcd_data}",
+        if component == "etcd":
+            return folder / "etcd", [
+                f"--data-dir={self.state / 'etcd'}",
                 f"--listen-client-urls=http://127.0.0.1:{ports.etcd_client}",
                 f"--advertise-client-urls=http://127.0.0.1:{ports.etcd_client}",
                 f"--listen-peer-urls=http://127.0.0.1:{ports.etcd_peer}",
@@ -275,14 +275,11 @@ class Cluster:
                 "--unsafe-no-fsync",
                 "--quota-backend-bytes=4294967296",
                 "--log-level=warn",
-            ],
-        )
-        self._start("kube-apiserver", folder / "kube-apiserver", self._apiserver_arguments())
-        self._wait("kube-apiserver to answer /readyz", self.ready, timeout=120, log="kube-apiserver")
-        self._start(
-            "kube-controller-manager",
-            folder / "kube-controller-manager",
-            [
+            ]
+        if component == "kube-apiserver":
+            return folder / "kube-apiserver", self._apiserver_arguments()
+        if component == "kube-controller-manager":
+            return folder / "kube-controller-manager", [
                 *self._kube_component_arguments(ports.controller_manager),
                 f"--service-account-private-key-file={self.pki / 'sa.key'}",
                 f"--root-ca-file={self.pki / 'ca.crt'}",
@@ -290,15 +287,11 @@ class Cluster:
                 f"--cluster-signing-key-file={self.pki / 'ca.key'}",
                 "--use-service-account-credentials=true",
                 "--controllers=*",
-            ],
-        )
-        self._start(
-            "kube-scheduler", folder / "kube-scheduler", self._kube_component_arguments(ports.scheduler)
-        )
-        self._start(
-            "kwok",
-            folder / "kwok",
-            [
+            ]
+        if component == "kube-scheduler":
+            return folder / "kube-scheduler", self._kube_component_arguments(ports.scheduler)
+        if component == "kwok":
+            return folder / "kwok", [
                 f"--kubeconfig={self.kubeconfig}",
                 f"--config={folder / build.KWOK_STAGES_FILE}",
                 "--manage-all-nodes=true",
@@ -308,8 +301,28 @@ class Cluster:
                 "--cidr=10.244.0.0/16",
                 "--node-ip=127.0.0.1",
                 f"--server-address=127.0.0.1:{ports.kwok}",
-            ],
-        )
+            ]
+        raise ClusterError(f"unknown component {component!r}; one of {', '.join(COMPONENTS)}")
+
+    def start_component(self, component: str) -> None:
+        # The binaries' folder, from the link up made to it.
+        folder = (self.bin / "kube-apiserver").resolve().parent
+        binary, arguments = self._command(component, folder)
+        self._start(component, binary, arguments)
+
+    def restart_component(self, component: str, *, down_seconds: float = 0) -> None:
+        """Stop one component, keep it down for a while, and start it again on the same ports and
+        data (fault tests); waits for the API server to be ready again."""
+        self.stop_component(component)
+        time.sleep(down_seconds)
+        self.start_component(component)
+        self._wait("kube-apiserver to answer /readyz", self.ready, timeout=120, log="kube-apiserver")
+
+    def _start_all(self, folder: pathlib.Path) -> None:
+        for component in COMPONENTS:
+            self._start(component, *self._command(component, folder))
+            if component == "kube-apiserver":
+                self._wait("kube-apiserver to answer /readyz", self.ready, timeout=120, log="kube-apiserver")
 
     def _create_nodes_and_storage(self) -> None:
         objects = [_node(f"kwok-node-{index}") for index in range(NODE_COUNT)]
@@ -403,8 +416,7 @@ class Cluster:
 
     def down(self, *, quiet: bool = False, keep_logs: bool = False) -> None:
         """Stop every component ``up`` started (newest first) and remove the state."""
-        order = ["kwok", "kube-scheduler", "kube-controller-manager", "kube-apiserver", "etcd"]
-        stopped = [component for component in order if self.stop_component(component)]
+        stopped = [component for component in reversed(COMPONENTS) if self.stop_component(component)]
         if not self.state.exists():
             if not quiet:
                 print("cluster: not running; nothing to stop", flush=True)

@@ -54,8 +54,16 @@ def crd_command(arguments: argparse.Namespace) -> int:
 def run_command(arguments: argparse.Namespace) -> int:
     """Run the operator against the cluster of the kubeconfig (or in-cluster)."""
     # kopf loads only to run the operator, so render and crd stay quick.
-    from techsapo_operator import running  # noqa: PLC0415
+    from techsapo_operator import leadership, running  # noqa: PLC0415
 
+    try:
+        timing = leadership.Timing(
+            lease_seconds=arguments.lease_seconds,
+            renew_deadline_seconds=arguments.renew_deadline_seconds,
+            retry_seconds=arguments.retry_seconds,
+        )
+    except ValueError as error:
+        return _fail(f"--lease-seconds, --renew-deadline-seconds, --retry-seconds: {error}")
     return running.main(
         running.Options(
             kubeconfig=arguments.kubeconfig,
@@ -66,6 +74,11 @@ def run_command(arguments: argparse.Namespace) -> int:
             metrics_address=arguments.metrics_address,
             log_format=arguments.log_format,
             verbose=arguments.verbose,
+            leader_elect=arguments.leader_elect,
+            leader_election_namespace=arguments.leader_election_namespace,
+            leader_election_id=arguments.leader_election_id,
+            leader_timing=timing,
+            watch_timeout_seconds=arguments.watch_timeout_seconds,
         )
     )
 
@@ -160,6 +173,28 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--metrics-address", default="0.0.0.0:9090", help="host:port of the Prometheus metrics")
     run.add_argument("--log-format", choices=["json", "text"], default="json")
     run.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG")
+    run.add_argument(
+        "--leader-elect",
+        action="store_true",
+        help="act only while holding the leader Lease, so that several replicas can run",
+    )
+    run.add_argument(
+        "--leader-election-namespace",
+        default="",
+        help="namespace of the Lease (default: $POD_NAMESPACE, else techsapo-system)",
+    )
+    run.add_argument("--leader-election-id", default="techsapo-operator", help="name of the Lease")
+    run.add_argument("--lease-seconds", type=_positive, default=15, help="lease duration (default 15)")
+    run.add_argument(
+        "--renew-deadline-seconds", type=_positive, default=10, help="the leader gives up after (default 10)"
+    )
+    run.add_argument("--retry-seconds", type=_positive, default=2, help="renew and acquire every (default 2)")
+    run.add_argument(
+        "--watch-timeout-seconds",
+        type=_positive,
+        default=240,
+        help="renew every watch at least this often; a silently dead one is noticed 30 s later (default 240)",
+    )
     run.set_defaults(handler=run_command)
     gateway = commands.add_parser("gateway", help="run the MCP gateway that enforces the operations policy")
     gateway.add_argument(

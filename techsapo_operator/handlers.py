@@ -11,13 +11,13 @@ from typing import Any
 
 import kopf
 
-from techsapo_operator import kinds, kubeapi, models, reconciling
+from techsapo_operator import kinds, kubeapi, lifecycle, models, reconciling
 from techsapo_operator.rendering import meta
 
 PREFIX = "techsapo.io"
 
 
-def settings(*, worker_limit: int = 32) -> kopf.OperatorSettings:
+def settings(*, worker_limit: int = 32, watch_timeout_seconds: float = 240) -> kopf.OperatorSettings:
     configured = kopf.OperatorSettings()
     configured.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=PREFIX)
     configured.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
@@ -26,10 +26,11 @@ def settings(*, worker_limit: int = 32) -> kopf.OperatorSettings:
     configured.persistence.finalizer = f"{PREFIX}/finalizer"
     configured.posting.level = 40  # kopf's own Events only for errors; the operator posts its own
     configured.batching.worker_limit = worker_limit  # kopf's per-object workers are unbounded otherwise
-    # A watch that went quiet is restarted at least this often, so a stream that died silently
-    # costs at most this long.
-    configured.watching.server_timeout = 240
-    configured.watching.client_timeout = 270
+    # A watch is renewed at least this often: the server ends it after server_timeout, and the
+    # client gives up on one that said nothing for client_timeout, so a stream that died silently
+    # (a dropped connection no one closed) costs at most client_timeout.
+    configured.watching.server_timeout = watch_timeout_seconds
+    configured.watching.client_timeout = watch_timeout_seconds + 30
     configured.watching.connect_timeout = 10
     configured.networking.request_timeout = 60
     configured.scanning.disabled = True  # the resources are known; no cluster-wide CRD or namespace list
@@ -41,7 +42,7 @@ def register(
     controller: reconciling.Controller,
     *,
     connection: kubeapi.Connection,
-    namespaces: list[str],
+    life: lifecycle.Lifecycle,
 ) -> None:
     """Register every handler of the operator into registry."""
 
@@ -59,16 +60,15 @@ def register(
 
     @kopf.on.startup(registry=registry)
     async def start(**_: Any) -> None:
-        await controller.prime(namespaces or [None])
-        controller.start()
+        await life.start()
 
     @kopf.on.cleanup(registry=registry)
     async def stop(**_: Any) -> None:
-        await controller.stop()
+        await life.stop()
 
     @kopf.on.probe(registry=registry, id="workqueue")
     def workqueue(**_: Any) -> int:
-        if not controller.alive():
+        if not life.healthy():
             raise kopf.PermanentError("the reconcile workers stopped")
         return len(controller.queue)
 

@@ -230,6 +230,19 @@ class Api:
         )
         return _body(response)
 
+    async def replace(self, kind: kinds.Kind, body: dict[str, Any]) -> dict[str, Any]:
+        """PUT the whole object; its metadata.resourceVersion makes this fail with 409 if it changed."""
+        metadata = body["metadata"]
+        response = await self._request(
+            "replace",
+            "PUT",
+            kind,
+            kind.path(namespace=metadata.get("namespace"), name=metadata["name"]),
+            body=body,
+            params={"fieldManager": self.field_manager},
+        )
+        return _body(response)
+
     async def create(self, kind: kinds.Kind, namespace: str | None, body: dict[str, Any]) -> dict[str, Any]:
         response = await self._request(
             "create",

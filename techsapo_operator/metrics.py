@@ -29,3 +29,4 @@ API_REQUESTS = Counter(
     "Requests the operator made to the API server.",
     ["verb", "resource", "code"],
 )
+LEADER = Gauge("techsapo_leader", "1 while this replica holds the leader Lease and acts, else 0.")

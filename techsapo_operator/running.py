@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
+import uuid
 from dataclasses import dataclass, field
 
 import kopf
 import prometheus_client
 
-from techsapo_operator import handlers, kubeapi, reconciling
+from techsapo_operator import handlers, kubeapi, leadership, lifecycle, reconciling
 from techsapo_operator.rendering import meta
 
 logger = logging.getLogger(__name__)
@@ -26,6 +29,15 @@ class Options:
     metrics_address: str = "0.0.0.0:9090"
     log_format: str = "json"
     verbose: bool = False
+    leader_elect: bool = False
+    """Act only while holding the leader Lease, so that several replicas can run."""
+    leader_election_namespace: str = ""
+    """Where the Lease lives; empty means $POD_NAMESPACE, else techsapo-system."""
+    leader_election_id: str = "techsapo-operator"
+    leader_timing: leadership.Timing = field(default_factory=leadership.Timing)
+    watch_timeout_seconds: float = 240
+    """A watch stream is renewed at least this often, so a stream that died silently costs at most
+    this long (plus 30 s of grace for the answer)."""
 
 
 def _split(address: str) -> tuple[str, int]:
@@ -33,12 +45,27 @@ def _split(address: str) -> tuple[str, int]:
     return host.strip("[]") or "0.0.0.0", int(port)
 
 
-async def run(options: Options) -> None:
+def _elector(options: Options, api: kubeapi.Api) -> leadership.LeaderElector | None:
+    if not options.leader_elect:
+        return None
+    namespace = options.leader_election_namespace or os.environ.get("POD_NAMESPACE") or "techsapo-system"
+    return leadership.LeaderElector(
+        api,
+        namespace=namespace,
+        name=options.leader_election_id,
+        identity=f"{socket.gethostname()}_{uuid.uuid4().hex[:8]}",
+        timing=options.leader_timing,
+    )
+
+
+async def run(options: Options) -> bool:
+    """Run until stopped; returns False when the process ends because it lost leadership."""
     connection = kubeapi.connect(options.kubeconfig)
     api = kubeapi.Api(connection, field_manager=meta.MANAGED_BY)
     controller = reconciling.Controller(api, workers=options.workers, resync_seconds=options.resync_seconds)
+    life = lifecycle.Lifecycle(controller, options.namespaces, _elector(options, api))
     registry = kopf.OperatorRegistry()
-    handlers.register(registry, controller, connection=connection, namespaces=options.namespaces)
+    handlers.register(registry, controller, connection=connection, life=life)
     host, port = _split(options.metrics_address)
     prometheus_client.start_http_server(port, addr=host)
     health_host, health_port = _split(options.health_address)
@@ -51,14 +78,16 @@ async def run(options: Options) -> None:
     try:
         await kopf.operator(
             registry=registry,
-            settings=handlers.settings(),
+            settings=handlers.settings(watch_timeout_seconds=options.watch_timeout_seconds),
             clusterwide=not options.namespaces,
             namespaces=options.namespaces,
             liveness_endpoint=f"http://{health_host}:{health_port}/healthz",
             standalone=True,
+            stop_flag=life.stopped,
         )
     finally:
         await api.close()
+    return not life.leadership_lost
 
 
 def main(options: Options) -> int:
@@ -71,5 +100,5 @@ def main(options: Options) -> int:
         logging.getLogger("httpx").setLevel(logging.WARNING)
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)
         logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
-    asyncio.run(run(options))
-    return 0
+    # Exit non-zero on lost leadership, so that the kubelet restarts the container as a standby.
+    return 0 if asyncio.run(run(options)) else 1

@@ -22,16 +22,26 @@ def free_port() -> int:
         return port
 
 
+WRITE_VERBS = ("apply", "patch-status", "create", "delete", "replace")
+
+
 class OperatorProcess:
     """One operator process watching the given namespaces; its log goes to a file."""
 
     def __init__(
-        self, kubeconfig: pathlib.Path, namespaces: list[str], log: pathlib.Path, *, resync_seconds: int = 300
+        self,
+        kubeconfig: pathlib.Path,
+        namespaces: list[str],
+        log: pathlib.Path,
+        *,
+        resync_seconds: int = 300,
+        extra_arguments: tuple[str, ...] = (),
     ) -> None:
         self.kubeconfig = kubeconfig
         self.namespaces = namespaces
         self.log = log
         self.resync_seconds = resync_seconds
+        self.extra_arguments = extra_arguments
         self.process: subprocess.Popen[bytes] | None = None
         self.health_port = 0
         self.metrics_port = 0
@@ -56,6 +66,7 @@ class OperatorProcess:
         ]
         for namespace in self.namespaces:
             arguments += ["--namespace", namespace]
+        arguments += self.extra_arguments
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 arguments, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -97,10 +108,21 @@ class OperatorProcess:
         return total
 
     def writes(self) -> float:
+        """Writes to anything but the leader Lease (renewing it is what leader election costs)."""
         return sum(
             self.metric("techsapo_api_requests_total", verb=verb)
-            for verb in ("apply", "patch-status", "create", "delete")
+            - self.metric("techsapo_api_requests_total", verb=verb, resource="leases")
+            for verb in WRITE_VERBS
         )
+
+    def requests(self) -> float:
+        """Every request to the API server but the leader Lease's, watches excluded (kopf makes those)."""
+        return self.metric("techsapo_api_requests_total") - self.metric(
+            "techsapo_api_requests_total", resource="leases"
+        )
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
 
 
 def wait_until_quiet(operator: OperatorProcess, *, settle: float = 2.0, timeout: float = 60) -> None:
