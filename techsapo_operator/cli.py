@@ -193,7 +193,7 @@ def parser() -> argparse.ArgumentParser:
         "--watch-timeout-seconds",
         type=_positive,
         default=240,
-        help="renew every watch at least this often; a silently dead one is noticed 30 s later (default 240)",
+        help="renew every watch at least this often; a silent one is dropped an eighth later (default 240)",
     )
     run.set_defaults(handler=run_command)
     gateway = commands.add_parser("gateway", help="run the MCP gateway that enforces the operations policy")

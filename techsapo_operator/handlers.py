@@ -30,7 +30,7 @@ def settings(*, worker_limit: int = 32, watch_timeout_seconds: float = 240) -> k
     # client gives up on one that said nothing for client_timeout, so a stream that died silently
     # (a dropped connection no one closed) costs at most client_timeout.
     configured.watching.server_timeout = watch_timeout_seconds
-    configured.watching.client_timeout = watch_timeout_seconds + 30
+    configured.watching.client_timeout = watch_timeout_seconds + max(5.0, watch_timeout_seconds / 8)
     configured.watching.connect_timeout = 10
     configured.networking.request_timeout = 60
     configured.scanning.disabled = True  # the resources are known; no cluster-wide CRD or namespace list
@@ -67,18 +67,20 @@ def register(
         await life.stop()
 
     @kopf.on.probe(registry=registry, id="workqueue")
-    def workqueue(**_: Any) -> int:
+    async def workqueue(**_: Any) -> int:
         if not life.healthy():
             raise kopf.PermanentError("the reconcile workers stopped")
         return len(controller.queue)
 
+    # Async, so that kopf runs them on the event loop and not in a thread: the stores and the
+    # queue belong to the loop.
     @kopf.on.event(models.GROUP, models.VERSION, models.PLURAL, registry=registry)
-    def techsapo_event(event: kopf.RawEvent, **_: Any) -> None:
+    async def techsapo_event(event: kopf.RawEvent, **_: Any) -> None:
         controller.observe_techsapo(event["type"], _with_type(event["object"], kinds.TECHSAPO))
 
     for kind in kinds.CHILDREN:
 
-        def child_event(event: kopf.RawEvent, *, child_kind: kinds.Kind = kind, **_: Any) -> None:
+        async def child_event(event: kopf.RawEvent, *, child_kind: kinds.Kind = kind, **_: Any) -> None:
             controller.observe_child(event["type"], _with_type(event["object"], child_kind))
 
         kopf.on.event(

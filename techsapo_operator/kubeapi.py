@@ -181,10 +181,10 @@ class Api:
             return None
         return _body(response)
 
-    async def list(
+    async def list_at(
         self, kind: kinds.Kind, *, namespace: str | None = None, label_selector: str | None = None
-    ) -> list[dict[str, Any]]:
-        """Every object of the kind (in one namespace, or all), each with its apiVersion and kind set."""
+    ) -> tuple[list[dict[str, Any]], str]:
+        """Like ``list``, with the resource version the list was taken at."""
         params = {"labelSelector": label_selector} if label_selector else {}
         items: list[dict[str, Any]] = []
         while True:
@@ -195,8 +195,15 @@ class Api:
             items += [{"apiVersion": kind.api_version, "kind": kind.kind, **item} for item in page["items"]]
             token = page.get("metadata", {}).get("continue")
             if not token:
-                return items
+                return items, str(page.get("metadata", {}).get("resourceVersion", ""))
             params["continue"] = token
+
+    async def list(
+        self, kind: kinds.Kind, *, namespace: str | None = None, label_selector: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Every object of the kind (in one namespace, or all), each with its apiVersion and kind set."""
+        items, _ = await self.list_at(kind, namespace=namespace, label_selector=label_selector)
+        return items
 
     async def delete(self, kind: kinds.Kind, namespace: str | None, name: str, *, uid: str) -> bool:
         """Delete the object if it is still the one with this uid; returns whether anything was deleted."""

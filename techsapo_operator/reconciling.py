@@ -40,6 +40,8 @@ logger = logging.getLogger(__name__)
 PAUSE_ANNOTATION = "techsapo.io/reconcile"
 PAUSE_VALUE = "disabled"
 MAX_BACKOFF_SECONDS = 300.0
+RELIST_DELAY_SECONDS = 2.0
+"""A re-list waits this long after kopf's own re-list began, so that one covers all of its kinds."""
 MANAGED_SELECTOR = f"{meta.MANAGED_BY_LABEL}={meta.MANAGED_BY}"
 
 
@@ -89,6 +91,8 @@ class Controller:
         self.clock = clock
         self._failures: dict[InstanceKey, int] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        self._namespaces: list[str | None] = [None]
+        self._relisting: asyncio.Task[None] | None = None
         self._reporting_instance = socket.gethostname()
 
     # What the watches see.
@@ -98,6 +102,7 @@ class Controller:
             self.techsapos.remove(body)
             self._failures.pop(key, None)
             return
+        self._note_listing(event_type, self.techsapos, body)
         self.techsapos.upsert(body)
         self.queue.add(key)
 
@@ -105,20 +110,52 @@ class Controller:
         if event_type == "DELETED":
             self.children.remove(body)
         else:
+            self._note_listing(event_type, self.children, body)
             self.children.upsert(body)
         key = owner_key(body)
         if key is not None:
             self.queue.add(key)
 
+    def _note_listing(self, event_type: str | None, store: stores.Store, body: dict[str, Any]) -> None:
+        """kopf lists again when a watch could not resume (410 Gone after an API server restart, or
+        a failed reconnect), and a list shows only what exists: an object deleted in the gap would
+        stay in the store for good. A listed object the store already holds at the same version
+        marks such a re-list, so the operator then re-lists its stores from the API too."""
+        if event_type is not None or not self._tasks:
+            return
+        current = store.get(kinds.ObjectKey.of(body))
+        version = body["metadata"].get("resourceVersion")
+        if current is not None and current["metadata"].get("resourceVersion") == version:
+            self._relist_soon()
+
+    def _relist_soon(self) -> None:
+        if self._relisting is None or self._relisting.done():
+            self._relisting = asyncio.create_task(self._relist_after_delay(), name="relist")
+
+    async def _relist_after_delay(self) -> None:
+        await asyncio.sleep(RELIST_DELAY_SECONDS)
+        try:
+            await self.relist()
+        except kubeapi.ApiError as error:
+            logger.warning("could not re-list after a watch restarted (%s); the resync will", error)
+
     async def prime(self, namespaces: Iterable[str | None]) -> None:
         """Fill the stores with a list of everything before any worker runs, so the first reconcile
         after a restart sees every existing child and writes nothing that is already right."""
-        for namespace in namespaces:
-            for body in await self.api.list(kinds.TECHSAPO, namespace=namespace):
-                self.techsapos.upsert(body)
+        self._namespaces = list(namespaces)
+        await self.relist()
+
+    async def relist(self) -> None:
+        """Make the stores exactly what the API holds now, and queue every instance."""
+        for namespace in self._namespaces:
+            found, version = await self.api.list_at(kinds.TECHSAPO, namespace=namespace)
+            for key in self.techsapos.replace(kinds.TECHSAPO.kind, namespace, found, version=version):
+                self._failures.pop(InstanceKey(key.namespace, key.name), None)
             for kind in kinds.CHILDREN:
-                for body in await self.api.list(kind, namespace=namespace, label_selector=MANAGED_SELECTOR):
-                    self.children.upsert(body)
+                found, version = await self.api.list_at(
+                    kind, namespace=namespace, label_selector=MANAGED_SELECTOR
+                )
+                self.children.replace(kind.kind, namespace, found, version=version)
         for body in self.techsapos.all():
             self.queue.add(InstanceKey(body["metadata"]["namespace"], body["metadata"]["name"]))
 
@@ -129,19 +166,28 @@ class Controller:
 
     async def stop(self) -> None:
         self.queue.cancel_timers()
-        for task in self._tasks:
+        tasks = [*self._tasks, *([self._relisting] if self._relisting else [])]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     def alive(self) -> bool:
         return bool(self._tasks) and not any(task.done() for task in self._tasks)
 
     async def _resync(self) -> None:
+        """Every resync period: re-read namespaces' labels, re-list the stores, reconcile everything.
+
+        The re-list heals any copy a missed watch event left stale, within this period at worst.
+        """
         while True:
             await asyncio.sleep(self.resync_seconds)
             self.applier.forget_namespaces()
-            for body in self.techsapos.all():
-                self.queue.add(InstanceKey(body["metadata"]["namespace"], body["metadata"]["name"]))
+            try:
+                await self.relist()
+            except kubeapi.ApiError as error:
+                logger.warning("the resync could not re-list (%s); reconciling from the stores", error)
+                for body in self.techsapos.all():
+                    self.queue.add(InstanceKey(body["metadata"]["namespace"], body["metadata"]["name"]))
 
     async def _work(self) -> None:
         while True:

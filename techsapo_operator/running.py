@@ -37,7 +37,7 @@ class Options:
     leader_timing: leadership.Timing = field(default_factory=leadership.Timing)
     watch_timeout_seconds: float = 240
     """A watch stream is renewed at least this often, so a stream that died silently costs at most
-    this long (plus 30 s of grace for the answer)."""
+    this long plus an eighth (at least 5 s) of grace for the answer."""
 
 
 def _split(address: str) -> tuple[str, int]:

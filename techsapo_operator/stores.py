@@ -62,6 +62,28 @@ class Store:
         del self._objects[key]
         self._unindex(key, current)
 
+    def replace(
+        self, kind: str, namespace: str | None, bodies: list[dict[str, Any]], *, version: str
+    ) -> list[ObjectKey]:
+        """Make the store hold what a list at resource version ``version`` returned for this kind (in
+        namespace, or in all): add what it lists, and forget what it lacks unless a watch brought that
+        in after the list was taken. Returns the keys forgotten."""
+        listed = {ObjectKey.of(body) for body in bodies}
+        taken_at = _resource_version({"metadata": {"resourceVersion": version}})
+        gone = [
+            key
+            for key, current in self._objects.items()
+            if key.kind == kind
+            and (namespace is None or key.namespace == namespace)
+            and key not in listed
+            and _resource_version(current) <= taken_at
+        ]
+        for key in gone:
+            self.forget(key)
+        for body in bodies:
+            self.upsert(body)
+        return gone
+
     def forget(self, key: ObjectKey) -> None:
         current = self._objects.pop(key, None)
         if current is not None:
