@@ -41,6 +41,10 @@ class WorkQueue(Generic[K]):
             timer.cancel()
         self._timers[key] = asyncio.get_running_loop().call_later(delay, self._fire, key)
 
+    def delayed(self, key: K) -> bool:
+        """Whether the key waits for a delayed add (a retry with backoff)."""
+        return key in self._timers
+
     def _fire(self, key: K) -> None:
         self._timers.pop(key, None)
         self.add(key)

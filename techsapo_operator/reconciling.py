@@ -113,7 +113,9 @@ class Controller:
             self._note_listing(event_type, self.children, body)
             self.children.upsert(body)
         key = owner_key(body)
-        if key is not None:
+        # A failing instance waits for its retry: its children change mostly from its own partial
+        # writes, and reacting to each would bypass the backoff.
+        if key is not None and not self.queue.delayed(key):
             self.queue.add(key)
 
     def _note_listing(self, event_type: str | None, store: stores.Store, body: dict[str, Any]) -> None:
