@@ -23,10 +23,12 @@ logger = logging.getLogger(__name__)
 class StepError(RuntimeError):
     """A reconcile step failed; the message names the step and the object, then the reason."""
 
-    def __init__(self, step: str, message: str, *, status: int = 0) -> None:
+    def __init__(self, step: str, message: str, *, status: int = 0, reason: str = "") -> None:
         super().__init__(message)
         self.step = step
         self.status = status
+        self.reason = reason or f"{step.capitalize()}Failed"
+        """The condition reason to report, ApplyFailed for instance."""
 
 
 @dataclass

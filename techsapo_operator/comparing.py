@@ -35,7 +35,8 @@ _QUANTITY = re.compile(r"^([+-]?[0-9.]+)(n|u|m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei|)$"
 _IGNORED = frozenset({"apiVersion", "kind"})
 
 
-def _quantity(value: Any) -> Decimal | None:
+def quantity(value: Any) -> Decimal | None:
+    """The value of a resource quantity ("10Gi", "500m", 3), or None if it is not one."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
@@ -55,7 +56,7 @@ def _same_scalar(desired: Any, live: Any) -> bool:
     if desired == live and type(desired) is type(live):
         return True
     if isinstance(desired, str) and isinstance(live, str | int):
-        left, right = _quantity(desired), _quantity(live)
+        left, right = quantity(desired), quantity(live)
         return left is not None and left == right
     return False
 

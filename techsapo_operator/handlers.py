@@ -78,6 +78,10 @@ def register(
     async def techsapo_event(event: kopf.RawEvent, **_: Any) -> None:
         controller.observe_techsapo(event["type"], _with_type(event["object"], kinds.TECHSAPO))
 
+    @kopf.on.event("", "v1", "resourcequotas", registry=registry, id="resourcequotas")
+    async def quota_event(event: kopf.RawEvent, **_: Any) -> None:
+        controller.observe_quota(event["type"], _with_type(event["object"], kinds.RESOURCE_QUOTA))
+
     for kind in kinds.CHILDREN:
 
         async def child_event(event: kopf.RawEvent, *, child_kind: kinds.Kind = kind, **_: Any) -> None:

@@ -43,6 +43,7 @@ class Kind:
 TECHSAPO = Kind(models.API_VERSION, models.KIND, models.PLURAL)
 EVENT = Kind("v1", "Event", "events")
 NAMESPACE = Kind("v1", "Namespace", "namespaces", namespaced=False)
+RESOURCE_QUOTA = Kind("v1", "ResourceQuota", "resourcequotas")
 LEASE = Kind("coordination.k8s.io/v1", "Lease", "leases")
 SELF_SUBJECT_REVIEW = Kind(
     "authentication.k8s.io/v1", "SelfSubjectReview", "selfsubjectreviews", namespaced=False

@@ -26,6 +26,7 @@ from techsapo_operator import (
     metrics,
     observing,
     queueing,
+    quotas,
     rendering,
     stores,
     validation,
@@ -84,6 +85,7 @@ class Controller:
         self.api = api
         self.techsapos = stores.Store()
         self.children = stores.Store()
+        self.quotas = stores.Store()
         self.queue: queueing.WorkQueue[InstanceKey] = queueing.WorkQueue()
         self.applier = applying.Applier(api, self.children)
         self.workers = workers
@@ -117,6 +119,18 @@ class Controller:
         # writes, and reacting to each would bypass the backoff.
         if key is not None and not self.queue.delayed(key):
             self.queue.add(key)
+
+    def observe_quota(self, event_type: str | None, body: dict[str, Any]) -> None:
+        """A quota changed: reconcile the namespace's instances at once (one may wait for room)."""
+        if event_type == "DELETED":
+            self.quotas.remove(body)
+        else:
+            self._note_listing(event_type, self.quotas, body)
+            self.quotas.upsert(body)
+        namespace = body["metadata"]["namespace"]
+        for techsapo in self.techsapos.all():
+            if techsapo["metadata"]["namespace"] == namespace:
+                self.queue.add(InstanceKey(namespace, techsapo["metadata"]["name"]))
 
     def _note_listing(self, event_type: str | None, store: stores.Store, body: dict[str, Any]) -> None:
         """kopf lists again when a watch could not resume (410 Gone after an API server restart, or
@@ -158,6 +172,8 @@ class Controller:
                     kind, namespace=namespace, label_selector=MANAGED_SELECTOR
                 )
                 self.children.replace(kind.kind, namespace, found, version=version)
+            found, version = await self.api.list_at(kinds.RESOURCE_QUOTA, namespace=namespace)
+            self.quotas.replace(kinds.RESOURCE_QUOTA.kind, namespace, found, version=version)
         for body in self.techsapos.all():
             self.queue.add(InstanceKey(body["metadata"]["namespace"], body["metadata"]["name"]))
 
@@ -277,6 +293,7 @@ class Controller:
         )
         result = applying.SyncResult()
         if approval.target is not None:  # with nothing approved yet, nothing is applied and nothing pruned
+            self._check_quotas(metadata["namespace"], desired)
             applied, deferred = self._defer_bootstrap(desired)
             result = await self.applier.sync(applied, owner_uid=metadata["uid"], keep=deferred)
         labelled = await self.applier.label_namespace(metadata["namespace"], namespaces.labels(instance))
@@ -288,6 +305,12 @@ class Controller:
             await self.event(body, *approval.event)
         await self._write_observed(body, instance, desired, approval)
         return "changed" if result.changed or result.pruned else "unchanged"
+
+    def _check_quotas(self, namespace: str, desired: list[dict[str, Any]]) -> None:
+        in_namespace = [q for q in self.quotas.all() if q["metadata"]["namespace"] == namespace]
+        shortfalls = quotas.shortfalls(desired, in_namespace, self.children.get)
+        if shortfalls:
+            raise StepError("quota", "; ".join(shortfalls), reason="QuotaExceeded")
 
     def _defer_bootstrap(
         self, desired: list[dict[str, Any]]
@@ -414,7 +437,7 @@ class Controller:
         )
 
     async def _report_failure(self, body: dict[str, Any], error: StepError) -> None:
-        reason = f"{error.step.capitalize()}Failed"
+        reason = error.reason
         message = str(error)
         stalled = conditions.find(body.get("status", {}).get("conditions", []), conditions.STALLED)
         if stalled is None or stalled.get("message") != message:
