@@ -3,12 +3,13 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+BENCH_INSTALLED := $(VENV)/.bench-installed
 SCANNERS := .venv-scanners
 SCANNERS_INSTALLED := $(SCANNERS)/.installed
 SOURCES := techsapo_operator controlplane tests scripts
 
 .DEFAULT_GOAL := help
-.PHONY: help demo demo-down bench-gateway venv scanners redis-server lint format crds controlplane cluster-up cluster-down cluster-status unit test clean
+.PHONY: help demo demo-down bench-gateway venv scanners redis-server lint format crds controlplane cluster-up cluster-down cluster-status unit test faults bench clean
 
 demo: controlplane ## the main job: cluster, install, operator, the three examples, the result
 	scripts/demo.sh
@@ -71,6 +72,16 @@ unit: $(INSTALLED) ## the fast tests: no cluster
 
 test: lint controlplane scanners redis-server ## lint, then every test (the integration tests start or reuse the cluster)
 	$(BIN)/pytest
+
+faults: controlplane ## only the fault tests: kills, restarts, server errors, throttling, two replicas
+	$(BIN)/pytest -m faults
+
+$(BENCH_INSTALLED): $(INSTALLED)
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	touch $@
+
+bench: controlplane $(BENCH_INSTALLED) ## the operator at N=10, 100, 300 beside the API server's own limit and kubectl (about 15 min)
+	$(BIN)/python scripts/bench.py $(BENCH_ARGS)
 
 bench-gateway: $(INSTALLED) ## what the MCP gateway adds to a tool call, against calling the server directly
 	$(BIN)/python scripts/bench_gateway.py

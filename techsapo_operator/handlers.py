@@ -33,6 +33,10 @@ def settings(*, worker_limit: int = 32, watch_timeout_seconds: float = 240) -> k
     configured.watching.client_timeout = watch_timeout_seconds + max(5.0, watch_timeout_seconds / 8)
     configured.watching.connect_timeout = 10
     configured.networking.request_timeout = 60
+    # kopf retries a failed watch request with these delays, then lets the error end the operator.
+    # Its default gives up after 54 s; this waits out an API server outage of up to ten minutes,
+    # reconnecting within 5 s of its return.
+    configured.networking.error_backoffs = [0.5, 1, 2, 3, *([5] * 120)]
     configured.scanning.disabled = True  # the resources are known; no cluster-wide CRD or namespace list
     return configured
 

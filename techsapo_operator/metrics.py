@@ -30,3 +30,8 @@ API_REQUESTS = Counter(
     ["verb", "resource", "code"],
 )
 LEADER = Gauge("techsapo_leader", "1 while this replica holds the leader Lease and acts, else 0.")
+EVENT_LOOP_LAG = Histogram(
+    "techsapo_event_loop_lag_seconds",
+    "How late the event loop ran a timer: time the loop was busy and could not react.",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)

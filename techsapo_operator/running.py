@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import kopf
 import prometheus_client
 
-from techsapo_operator import handlers, kubeapi, leadership, lifecycle, reconciling
+from techsapo_operator import handlers, kubeapi, leadership, lifecycle, metrics, reconciling
 from techsapo_operator.rendering import meta
 
 logger = logging.getLogger(__name__)
@@ -45,6 +45,18 @@ def _split(address: str) -> tuple[str, int]:
     return host.strip("[]") or "0.0.0.0", int(port)
 
 
+LAG_PROBE_SECONDS = 0.5
+
+
+async def _measure_loop_lag() -> None:
+    """Sleep a fixed time again and again; the overshoot is how long the loop was blocked."""
+    loop = asyncio.get_running_loop()
+    while True:
+        started = loop.time()
+        await asyncio.sleep(LAG_PROBE_SECONDS)
+        metrics.EVENT_LOOP_LAG.observe(max(0.0, loop.time() - started - LAG_PROBE_SECONDS))
+
+
 def _elector(options: Options, api: kubeapi.Api) -> leadership.LeaderElector | None:
     if not options.leader_elect:
         return None
@@ -75,6 +87,7 @@ async def run(options: Options) -> bool:
         options.health_address,
         options.metrics_address,
     )
+    lag = asyncio.create_task(_measure_loop_lag(), name="loop-lag")
     try:
         await kopf.operator(
             registry=registry,
@@ -86,6 +99,7 @@ async def run(options: Options) -> bool:
             stop_flag=life.stopped,
         )
     finally:
+        lag.cancel()
         await api.close()
     return not life.leadership_lost
 

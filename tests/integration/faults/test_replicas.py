@@ -69,8 +69,8 @@ def test_one_replica_acts_and_the_other_takes_over_when_it_dies(
     time.sleep(2 * RETRY_SECONDS)
     assert not leader(third)
     assert third.writes() == 0
-    second.stop()  # SIGTERM: a clean stop releases the lease
     stopped_at = time.monotonic()
+    second.stop()  # SIGTERM: a clean stop releases the lease
     kube.wait_for(lambda: leader(third), what="the next replica to lead", timeout=HANDOVER_BOUND_SECONDS)
     print(
         f"handover after a clean stop: {time.monotonic() - stopped_at:.1f}s (bound {HANDOVER_BOUND_SECONDS}s)"
