@@ -17,7 +17,7 @@ from techsapo_operator.rendering import meta
 PREFIX = "techsapo.io"
 
 
-def settings(*, worker_limit: int = 32, watch_timeout_seconds: float = 240) -> kopf.OperatorSettings:
+def settings(*, watch_timeout_seconds: float = 240) -> kopf.OperatorSettings:
     configured = kopf.OperatorSettings()
     configured.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=PREFIX)
     configured.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
@@ -25,7 +25,12 @@ def settings(*, worker_limit: int = 32, watch_timeout_seconds: float = 240) -> k
     )
     configured.persistence.finalizer = f"{PREFIX}/finalizer"
     configured.posting.level = 40  # kopf's own Events only for errors; the operator posts its own
-    configured.batching.worker_limit = worker_limit  # kopf's per-object workers are unbounded otherwise
+    # kopf runs one short-lived task per object that has events. A limit on those tasks makes the
+    # events of every object past it wait until a task has been idle for idle_timeout: with
+    # thousands of children that delayed a start-up by minutes. The handlers only file the event,
+    # so the tasks are cheap and unbounded, and end soon after their last event.
+    configured.batching.worker_limit = None
+    configured.batching.idle_timeout = 1.0
     # A watch is renewed at least this often: the server ends it after server_timeout, and the
     # client gives up on one that said nothing for client_timeout, so a stream that died silently
     # (a dropped connection no one closed) costs at most client_timeout.

@@ -104,15 +104,17 @@ class Controller:
             self.techsapos.remove(body)
             self._failures.pop(key, None)
             return
-        self._note_listing(event_type, self.techsapos, body)
+        if self._listed_again(event_type, self.techsapos, body):
+            return
         self.techsapos.upsert(body)
         self.queue.add(key)
 
     def observe_child(self, event_type: str | None, body: dict[str, Any]) -> None:
         if event_type == "DELETED":
             self.children.remove(body)
+        elif self._listed_again(event_type, self.children, body):
+            return
         else:
-            self._note_listing(event_type, self.children, body)
             self.children.upsert(body)
         key = owner_key(body)
         # A failing instance waits for its retry: its children change mostly from its own partial
@@ -124,25 +126,32 @@ class Controller:
         """A quota changed: reconcile the namespace's instances at once (one may wait for room)."""
         if event_type == "DELETED":
             self.quotas.remove(body)
+        elif self._listed_again(event_type, self.quotas, body):
+            return
         else:
-            self._note_listing(event_type, self.quotas, body)
             self.quotas.upsert(body)
         namespace = body["metadata"]["namespace"]
         for techsapo in self.techsapos.all():
             if techsapo["metadata"]["namespace"] == namespace:
                 self.queue.add(InstanceKey(namespace, techsapo["metadata"]["name"]))
 
-    def _note_listing(self, event_type: str | None, store: stores.Store, body: dict[str, Any]) -> None:
-        """kopf lists again when a watch could not resume (410 Gone after an API server restart, or
-        a failed reconnect), and a list shows only what exists: an object deleted in the gap would
-        stay in the store for good. A listed object the store already holds at the same version
-        marks such a re-list, so the operator then re-lists its stores from the API too."""
-        if event_type is not None or not self._tasks:
-            return
+    def _listed_again(self, event_type: str | None, store: stores.Store, body: dict[str, Any]) -> bool:
+        """Whether kopf listed an object the store already holds at this very version.
+
+        Nothing is new then, so nothing is queued. But kopf also lists again when a watch could not
+        resume (410 Gone after an API server restart, or a failed reconnect), and a list shows only
+        what exists: an object deleted in the gap would stay in the store for good. So the
+        operator then re-lists its stores from the API too (once at start-up as well, harmlessly).
+        """
+        if event_type is not None:
+            return False
         current = store.get(kinds.ObjectKey.of(body))
         version = body["metadata"].get("resourceVersion")
-        if current is not None and current["metadata"].get("resourceVersion") == version:
+        if current is None or current["metadata"].get("resourceVersion") != version:
+            return False
+        if self._tasks:
             self._relist_soon()
+        return True
 
     def _relist_soon(self) -> None:
         if self._relisting is None or self._relisting.done():
