@@ -167,7 +167,7 @@ class Cluster:
         )
         names = (
             "DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,"
-            "DNS:kubernetes.default.svc.cluster.local,IP:127.0.0.1,IP:10.0.0.1"
+            "DNS:kubernetes.default.svc.cluster.local,IP:127.0.0.1,IP:10.96.0.1"
         )
         _signed_cert(self.pki, "apiserver", "/CN=kube-apiserver", extensions=f"subjectAltName={names}")
         _signed_cert(
@@ -236,7 +236,7 @@ class Cluster:
             "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
             f"--service-account-key-file={pki / 'sa.pub'}",
             f"--service-account-signing-key-file={pki / 'sa.key'}",
-            "--service-cluster-ip-range=10.0.0.0/24",
+            "--service-cluster-ip-range=10.96.0.0/16",  # room for thousands of Services (benchmarks)
             "--authorization-mode=Node,RBAC",
             # The defaults already include PodSecurity and ValidatingAdmissionPolicy; name the extra one.
             "--enable-admission-plugins=NodeRestriction",

@@ -48,7 +48,8 @@ PORTS = local_cluster.Ports(
 OPERATOR_USER = "system:serviceaccount:techsapo-system:techsapo-operator"
 EXTRA_NODES, PODS_PER_NODE = 8, 250
 """Room for the pods: every dev instance runs three (API server, workers, Redis)."""
-FLOOR_CONCURRENCY = 64
+FLOOR_CONCURRENCY = 16
+"""Requests in flight at once for the floor; more only adds contention on two cores."""
 WRITE_VERBS = frozenset({"create", "update", "patch", "delete", "deletecollection"})
 AUDIT_POLICY = {
     "apiVersion": "audit.k8s.io/v1",

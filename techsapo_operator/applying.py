@@ -7,6 +7,7 @@ children this operator labelled as its own and whose controller reference is the
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -52,6 +53,14 @@ class SyncResult:
     pruned: list[ObjectKey] = field(default_factory=list)
 
 
+FIRST_WAVE = frozenset({"ServiceAccount", "ConfigMap", "Service", "NetworkPolicy"})
+
+
+def _waves(desired: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    first = [child for child in desired if child["kind"] in FIRST_WAVE]
+    return [first, [child for child in desired if child["kind"] not in FIRST_WAVE]]
+
+
 def _digest(body: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
@@ -71,12 +80,18 @@ class Applier:
     async def sync(
         self, desired: list[dict[str, Any]], *, owner_uid: str, keep: set[ObjectKey] | None = None
     ) -> SyncResult:
-        """Apply desired and prune every other owned child, except those in ``keep``."""
+        """Apply desired and prune every other owned child, except those in ``keep``.
+
+        The applies run concurrently in two waves: first what workloads refer to or are guarded
+        by, so that no pod starts before its ServiceAccount, ConfigMaps and NetworkPolicies exist.
+        """
         result = SyncResult()
-        for child in desired:
-            change = await self._apply_if_needed(child)
-            if change is not None:
-                result.changed.append(change)
+        for wave in _waves(desired):
+            outcomes = await asyncio.gather(*(self._apply_if_needed(c) for c in wave), return_exceptions=True)
+            failures = [o for o in outcomes if isinstance(o, BaseException)]
+            if failures:
+                raise failures[0]
+            result.changed += [o for o in outcomes if isinstance(o, Change)]
         result.pruned = await self._prune(desired, owner_uid=owner_uid, keep=keep or set())
         return result
 
