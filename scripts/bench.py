@@ -616,7 +616,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="10,100,300", help="instance counts, comma-separated")
     parser.add_argument("--idle-seconds", type=float, default=300)
-    parser.add_argument("--workers", type=int, default=4, help="the operator's --workers")
+    parser.add_argument("--workers", type=int, default=8, help="the operator's --workers")
     parser.add_argument("--report", default=str(ROOT / "bench" / "operator.json"))
     parser.add_argument("--keep-cluster", action="store_true", help="leave the benchmark's cluster running")
     arguments = parser.parse_args()

@@ -162,7 +162,7 @@ def parser() -> argparse.ArgumentParser:
         default=[],
         help="watch this namespace (repeatable); default: all namespaces",
     )
-    run.add_argument("--workers", type=_positive, default=4, help="instances reconciled at once (default 4)")
+    run.add_argument("--workers", type=_positive, default=8, help="instances reconciled at once (default 8)")
     run.add_argument(
         "--resync-seconds",
         type=_positive,

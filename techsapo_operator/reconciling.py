@@ -78,7 +78,7 @@ class Controller:
         self,
         api: kubeapi.Api,
         *,
-        workers: int = 4,
+        workers: int = 8,
         resync_seconds: float = 300,
         clock: Callable[[], str] = utc_now,
     ) -> None:

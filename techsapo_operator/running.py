@@ -23,7 +23,7 @@ class Options:
     kubeconfig: str | None = None
     namespaces: list[str] = field(default_factory=list)
     """Watch only these namespaces; empty means all of them."""
-    workers: int = 4
+    workers: int = 8
     resync_seconds: float = 300
     health_address: str = "0.0.0.0:8080"
     metrics_address: str = "0.0.0.0:9090"
