@@ -95,3 +95,12 @@ def test_missing_file_is_a_clear_error(tmp_path: pathlib.Path) -> None:
     result = run("render", "-f", str(tmp_path / "absent.yaml"))
     assert result.returncode == USAGE_ERROR
     assert "cannot read: No such file or directory" in result.stderr
+
+
+def test_leader_election_timing_that_cannot_work_is_refused_before_anything_runs() -> None:
+    result = run("run", "--leader-elect", "--lease-seconds", "5", "--renew-deadline-seconds", "10")
+    assert result.returncode == USAGE_ERROR
+    assert result.stderr.strip() == (
+        "error: --lease-seconds, --renew-deadline-seconds, --retry-seconds: "
+        "leader election needs retry < renew deadline < lease duration"
+    )
