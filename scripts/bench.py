@@ -335,12 +335,21 @@ def quiet(operator: OperatorProcess, settle: float = 3.0, timeout: float = 300) 
 
 
 def operator_run(
-    cluster: local_cluster.Cluster, kubeconfig: pathlib.Path, count: int, workers: int, logs: pathlib.Path
+    cluster: local_cluster.Cluster,
+    *,
+    kubeconfig: pathlib.Path,
+    count: int,
+    workers: int,
+    logs: pathlib.Path,
+    idle_seconds: float | None = None,
 ) -> dict[str, Any]:
+    """Create count TechSapos, then change them all; with idle_seconds, go on to the steady state."""
     namespace = f"operator-{count}"
     create_namespace(cluster, namespace)
     audit = cluster.logs / "audit.log"
     with running_operator(cluster, kubeconfig, logs / f"operator-{count}.log", workers) as operator:
+        assert operator.process is not None
+        memory = Memory(operator.process.pid)
         step(f"operator, N={count}: creating {count} TechSapos")
         began, started = utc_now(), time.monotonic()
         kubectl_apply(cluster, documents(namespace, count), "--field-manager=gitops")
@@ -362,14 +371,31 @@ def operator_run(
         quiet(operator)
         spec_change = audit_counts(audit, began, utc_now())
         step(f"  every instance Ready at the new generation after {change:.1f}s")
-        result = {
+        result: dict[str, Any] = {
             "ready_seconds": ready,
             "change_all_seconds": change,
             "requests_per_instance": {
                 "creation": per_instance(created, count),
                 "spec_change": per_instance(spec_change, count),
             },
-            "loop_lag_p99_seconds": loop_lag_p99(operator),
+        }
+        if idle_seconds is not None:
+            result["steady"] = steady_state(cluster, namespace, count, idle_seconds)
+        result["loop_lag_p99_seconds"] = loop_lag_p99(operator)
+        result["memory"] = memory.stop()
+    if idle_seconds is not None:
+        step("  restarting the operator on the converged instances")
+        with running_operator(cluster, kubeconfig, logs / f"restart-{count}.log", workers) as operator:
+            began = utc_now()
+            restart_quiet = quiet(operator)
+            restart = audit_counts(audit, began, utc_now())
+        result["steady"] |= {
+            "restart_quiet_seconds": restart_quiet,
+            "restart_writes": restart["totals"].get("writes", 0),
+            "restart_reads": restart["totals"].get("reads", 0),
+            "rss_peak_mib": result["memory"]["peak_mib"],
+            "rss_steady_mib": result["memory"]["steady_mib"],
+            "loop_lag_p99_seconds": result["loop_lag_p99_seconds"],
         }
     delete_namespace(cluster, namespace)
     return result
@@ -434,40 +460,18 @@ def percentile(values: list[float], fraction: float) -> float:
 
 
 def steady_state(
-    cluster: local_cluster.Cluster,
-    *,
-    kubeconfig: pathlib.Path,
-    count: int,
-    workers: int,
-    idle_seconds: float,
-    logs: pathlib.Path,
+    cluster: local_cluster.Cluster, namespace: str, count: int, idle_seconds: float
 ) -> dict[str, Any]:
-    """With count instances converged: latency, drift, idle cost, restart, memory and loop lag."""
-    namespace = f"steady-{count}"
-    create_namespace(cluster, namespace)
+    """With count instances converged: spec-change latency, drift-revert time, idle cost."""
     audit = cluster.logs / "audit.log"
-    with running_operator(cluster, kubeconfig, logs / f"steady-{count}.log", workers) as operator:
-        assert operator.process is not None
-        memory = Memory(operator.process.pid)
-        step(f"steady state, N={count}: converging")
-        kubectl_apply(cluster, documents(namespace, count), "--field-manager=gitops")
-        wait(lambda: all_ready(cluster, namespace, count, 1), "every instance Ready", 900)
-        quiet(operator)
-        step(f"  spec-change latency and drift-revert time, {min(20, count)} instances one at a time")
-        timings = latencies(cluster, namespace, min(20, count))
-        quiet(operator)
-        step(f"  idle for {idle_seconds:.0f}s")
-        began = utc_now()
-        time.sleep(idle_seconds)
-        idle = audit_counts(audit, began, utc_now())
-        lag = loop_lag_p99(operator)
-        used = memory.stop()
-    step("  restarting the operator on the converged instances")
-    with running_operator(cluster, kubeconfig, logs / f"restart-{count}.log", workers) as operator:
-        began = utc_now()
-        restart_quiet = quiet(operator)
-        restart = audit_counts(audit, began, utc_now())
-    delete_namespace(cluster, namespace)
+    samples = min(20, count)
+    step(f"  steady state: spec-change latency and drift-revert time, {samples} instances one at a time")
+    timings = latencies(cluster, namespace, samples)
+    time.sleep(3)  # let the last reverts settle before the idle window opens
+    step(f"  idle for {idle_seconds:.0f}s")
+    began = utc_now()
+    time.sleep(idle_seconds)
+    idle = audit_counts(audit, began, utc_now())
     return {
         "instances": count,
         "spec_change_p50_seconds": statistics.median(timings["spec_change_seconds"]),
@@ -478,12 +482,6 @@ def steady_state(
         "idle_writes": idle["totals"].get("writes", 0),
         "idle_reads_per_second": idle["totals"].get("reads", 0) / idle_seconds,
         "idle_requests": idle["by_request"],
-        "restart_quiet_seconds": restart_quiet,
-        "restart_writes": restart["totals"].get("writes", 0),
-        "restart_reads": restart["totals"].get("reads", 0),
-        "rss_peak_mib": used["peak_mib"],
-        "rss_steady_mib": used["steady_mib"],
-        "loop_lag_p99_seconds": lag,
         "samples": timings,
     }
 
@@ -620,7 +618,7 @@ def main() -> int:
     parser.add_argument("--report", default=str(ROOT / "bench" / "operator.json"))
     parser.add_argument("--keep-cluster", action="store_true", help="leave the benchmark's cluster running")
     arguments = parser.parse_args()
-    sizes = [int(size) for size in arguments.sizes.split(",")]
+    sizes = sorted(int(size) for size in arguments.sizes.split(","))
     report_path = pathlib.Path(arguments.report)
     report_path.parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
@@ -632,24 +630,19 @@ def main() -> int:
             kubeconfig = cluster.service_account_kubeconfig(
                 "techsapo-system", "techsapo-operator", logs / "operator-kubeconfig", duration="4h"
             )
-            results = []
+            results: list[dict[str, Any]] = []
             for size in sizes:
-                results.append(
-                    {
-                        "instances": size,
-                        "floor": baseline(cluster, "floor", size),
-                        "kubectl": baseline(cluster, "kubectl", size),
-                        "operator": operator_run(cluster, kubeconfig, size, arguments.workers, logs),
-                    }
+                floor = baseline(cluster, "floor", size)
+                peer = baseline(cluster, "kubectl", size)
+                operator = operator_run(
+                    cluster,
+                    kubeconfig=kubeconfig,
+                    count=size,
+                    workers=arguments.workers,
+                    logs=logs,
+                    idle_seconds=arguments.idle_seconds if size == max(sizes) else None,
                 )
-            steady = steady_state(
-                cluster,
-                kubeconfig=kubeconfig,
-                count=max(sizes),
-                workers=arguments.workers,
-                idle_seconds=arguments.idle_seconds,
-                logs=logs,
-            )
+                results.append({"instances": size, "floor": floor, "kubectl": peer, "operator": operator})
     finally:
         if not arguments.keep_cluster:
             cluster.down(quiet=True)
@@ -658,7 +651,7 @@ def main() -> int:
         "machine": machine(),
         "operator_workers": arguments.workers,
         "sizes": results,
-        "steady": steady,
+        "steady": results[-1]["operator"].pop("steady"),
         "total_seconds": time.monotonic() - started,
     }
     report_path.write_text(json.dumps(report, indent=2) + "\n")
