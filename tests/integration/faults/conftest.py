@@ -47,9 +47,11 @@ OperatorFactory = Callable[..., operators.OperatorProcess]
 
 
 @pytest.fixture
-def start_operator(cluster: local_cluster.Cluster, tmp_path: pathlib.Path) -> Iterator[OperatorFactory]:
-    """Start operator processes (admin credentials unless a kubeconfig is given); all are stopped after
-    the test and the end of each log is printed."""
+def start_operator(
+    cluster: local_cluster.Cluster, installed: None, tmp_path: pathlib.Path
+) -> Iterator[OperatorFactory]:
+    """Start operator processes, with the install (CRD, RBAC, policies) in place; admin credentials
+    unless a kubeconfig is given. All are stopped after the test and the end of each log is printed."""
     started: list[operators.OperatorProcess] = []
 
     def start(
