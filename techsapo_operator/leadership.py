@@ -100,19 +100,29 @@ class LeaderElector:
             return None
 
     async def _try_acquire_or_renew(self) -> bool:
+        # A hanging request must not keep a leader acting past its deadline: one try gets a retry period.
         try:
-            lease = await self.api.get(kinds.LEASE, self.namespace, self.name)
-            if lease is None:
-                await self.api.create(kinds.LEASE, self.namespace, self._new_lease())
-            else:
-                if not self._may_take(lease.get("spec", {})):
-                    return False
-                await self.api.replace(kinds.LEASE, self._taken(lease))
+            async with asyncio.timeout(self.timing.retry_seconds):
+                taken = await self._take()
         except kubeapi.ApiError as error:
             if error.status != 409:  # a conflict only means another replica was faster
                 logger.warning("could not acquire or renew %s: %s", self.description, error)
             return False
-        self._renewed_at = time.monotonic()
+        except TimeoutError:
+            logger.warning("could not acquire or renew %s: no answer in time", self.description)
+            return False
+        if taken:
+            self._renewed_at = time.monotonic()
+        return taken
+
+    async def _take(self) -> bool:
+        lease = await self.api.get(kinds.LEASE, self.namespace, self.name)
+        if lease is None:
+            await self.api.create(kinds.LEASE, self.namespace, self._new_lease())
+            return True
+        if not self._may_take(lease.get("spec", {})):
+            return False
+        await self.api.replace(kinds.LEASE, self._taken(lease))
         return True
 
     def _may_take(self, spec: dict[str, Any]) -> bool:
