@@ -257,7 +257,7 @@ class Memory:
 
 def loop_lag_p99(operator: OperatorProcess) -> float:
     """The 99th percentile of the event-loop lag histogram, as the upper bound of its bucket."""
-    text = urlopen_text(f"http://127.0.0.1:{operator.metrics_port}/metrics")
+    text = operator.metrics_text()
     buckets = []
     for line in text.splitlines():
         if line.startswith("techsapo_event_loop_lag_seconds_bucket"):
@@ -265,13 +265,6 @@ def loop_lag_p99(operator: OperatorProcess) -> float:
             buckets.append((float("inf") if bound == "+Inf" else float(bound), float(line.rsplit(" ", 1)[1])))
     total = buckets[-1][1] if buckets else 0
     return next((bound for bound, count in buckets if count >= 0.99 * total), 0.0)
-
-
-def urlopen_text(url: str) -> str:
-    import urllib.request  # noqa: PLC0415
-
-    with urllib.request.urlopen(url, timeout=5) as answer:
-        return str(answer.read().decode())
 
 
 def audit_counts(

@@ -93,10 +93,13 @@ class OperatorProcess:
             self.process.kill()
             self.process.wait(timeout=10)
 
+    def metrics_text(self) -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5) as answer:
+            return str(answer.read().decode())
+
     def metric(self, name: str, **labels: str) -> float:
         """The sum of a metric's samples whose labels include these."""
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5) as answer:
-            text = answer.read().decode()
+        text = self.metrics_text()
         total = 0.0
         for line in text.splitlines():
             match = re.match(rf"^{re.escape(name)}(?:\{{(.*)\}})? (\S+)$", line)

@@ -6,26 +6,20 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from kubernetes import client
 
 from controlplane import cluster as local_cluster
 from techsapo_operator import kinds, rendering, validation
+from techsapo_operator.reconciling import InstanceKey
 from techsapo_operator.rendering import meta
 from tests import examples
 from tests.integration import kube
 from tests.integration.techsapos import GROUP, PLURAL, VERSION, condition
 
-
-@dataclass(frozen=True, order=True)
-class Member:
-    namespace: str
-    name: str
-
-    def __str__(self) -> str:
-        return f"{self.namespace}/{self.name}"
+Member = InstanceKey
+"""An instance by namespace and name, as the operator keys it."""
 
 
 def document(member: Member, environment: str, changes: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -69,13 +69,6 @@ def webhook(name: str, namespace: str, resource: str, group: str, port: int, *, 
     }
 
 
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port  # closed again: connecting is refused
-
-
 @contextlib.contextmanager
 def unanswering_port() -> Iterator[int]:
     """A listening port that never accepts: connections complete and then hear nothing."""
@@ -130,7 +123,8 @@ def test_server_errors_are_backed_off_reported_and_recovered_from(
 ) -> None:
     space = namespaces("500")
     name = f"f-fail-{uuid.uuid4().hex[:6]}"
-    apply(cluster, webhook(name, space, "deployments", "apps", closed_port(), fail=True))
+    closed = operators.free_port()  # free again once found: connecting to it is refused
+    apply(cluster, webhook(name, space, "deployments", "apps", closed, fail=True))
     try:
         operator = start_operator([space])
         members = stuck_fleet(cluster, api, space, operator, "InternalError")
